@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Make this machine ready for Rollout Lab, idempotently:
+#   1. the system programs the local target runs (nginx, prometheus), from the OS package manager;
+#   2. uv, if it is not installed (into .tools/, never system-wide);
+#   3. the project's virtualenv (.venv) from the committed lock file, exactly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]; }
+say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
+
+missing=()
+have nginx || missing+=(nginx)
+have prometheus || missing+=(prometheus)
+if ((${#missing[@]})); then
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ] && have sudo; then sudo_cmd="sudo"; fi
+  if [ "$(uname -s)" = "Darwin" ] && have brew; then
+    say "installing ${missing[*]} with Homebrew"
+    brew install "${missing[@]}"
+  elif have apt-get && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo_cmd" ]; }; then
+    say "installing ${missing[*]} with apt-get"
+    $sudo_cmd apt-get update -qq
+    packages=()
+    for program in "${missing[@]}"; do
+      if [ "$program" = nginx ] && apt-cache show nginx-light >/dev/null 2>&1; then
+        packages+=(nginx-light)  # the smallest build with everything the router uses
+      else
+        packages+=("$program")
+      fi
+    done
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+  else
+    echo "Rollout Lab needs ${missing[*]} and cannot install them here." >&2
+    echo "Install them, then run this again:  Debian/Ubuntu: sudo apt-get install nginx-light prometheus;" >&2
+    echo "  macOS: brew install nginx prometheus;  elsewhere: your OS's nginx and prometheus packages" >&2
+    echo "  (or set ROLLOUTLAB_NGINX / ROLLOUTLAB_PROMETHEUS to the binaries)." >&2
+    exit 1
+  fi
+fi
+
+if command -v uv >/dev/null 2>&1; then
+  uv=uv
+else
+  if [ ! -x .tools/bin/uv ]; then
+    say "installing uv into .tools/"
+    python3 -m venv .tools
+    .tools/bin/pip install --quiet --disable-pip-version-check uv
+  fi
+  uv=.tools/bin/uv
+fi
+
+say "syncing .venv from uv.lock"
+"$uv" sync --frozen --quiet
+say "ready: $(.venv/bin/rolloutlab --version)"

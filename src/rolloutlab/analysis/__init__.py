@@ -1,0 +1,1 @@
+"""Analysis: turn measurements into a Verdict (measuring and judging are kept apart)."""

@@ -1,0 +1,43 @@
+"""The one error hierarchy of Rollout Lab: every failure a user can cause or meet is one of these."""
+
+from __future__ import annotations
+
+
+class RolloutLabError(Exception):
+    """Base class: the message is shown to the user as is, so it names what is wrong and where."""
+
+
+class ScenarioError(RolloutLabError):
+    """A scenario file is missing, not YAML, or does not match the schema."""
+
+
+class CatalogueError(RolloutLabError):
+    """The model version catalogue is invalid or names an unknown version."""
+
+
+class LabError(RolloutLabError):
+    """The local lab could not be started, inspected or stopped."""
+
+
+class ProgramMissing(LabError):
+    """A system program the lab needs (nginx, prometheus) is not installed."""
+
+
+class PortBusy(LabError):
+    """A port the lab was asked to use is already taken."""
+
+
+class NotReady(LabError):
+    """A process of the lab did not become ready in time."""
+
+
+class RoutingError(RolloutLabError):
+    """A routing state is invalid or could not be applied; the previous state stays in force."""
+
+
+class MetricsUnavailable(RolloutLabError):
+    """The metrics backend could not answer a query."""
+
+
+class LoadError(RolloutLabError):
+    """The load generator could not start or failed while running."""

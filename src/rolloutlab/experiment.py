@@ -1,0 +1,99 @@
+"""Run a scenario on the local target: bring the lab up if needed, drive the engine, write the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rolloutlab.engine import CanaryRun, RunOutcome
+from rolloutlab.errors import LabError
+from rolloutlab.journal import Journal, read_journal
+from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
+from rolloutlab.metrics.prometheus import PrometheusSource
+from rolloutlab.paths import project_root
+from rolloutlab.report.markdown import render_summary
+from rolloutlab.scenario import Scenario
+from rolloutlab.targets.local import LocalTarget
+from rolloutlab import zoo
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    outcome: RunOutcome
+    run_dir: Path
+    journal: Path
+    summary: Path
+
+
+def new_run_dir(home: Path, scenario: Scenario) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = home / "runs" / f"{stamp}-{scenario.name}"
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = home / "runs" / f"{stamp}-{scenario.name}-{suffix}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def run_scenario(
+    scenario: Scenario,
+    home: Path,
+    *,
+    keep_up: bool = False,
+    router_port: int | None = None,
+    ready_timeout: float = 90.0,
+    progress: Progress = lambda _: None,
+) -> RunReport:
+    target = LocalTarget(home)
+    versions = [scenario.versions.baseline, scenario.versions.candidate]
+    running = target.running_state()
+    started_here = running is None
+    if running is not None:
+        missing = [v for v in versions if v not in running.versions]
+        if missing:
+            raise LabError(
+                f"the running lab serves {', '.join(running.versions)} but {scenario.name} needs "
+                f"{', '.join(missing)}; run `rolloutlab down` first"
+            )
+        progress(f"using the running lab at {running.endpoints.router_url}")
+    else:
+        target.up(versions, router_port=router_port, ready_timeout=ready_timeout, progress=progress)
+    try:
+        state = target.running_state()
+        assert state is not None
+        endpoints = state.endpoints
+        run_dir = new_run_dir(home, scenario)
+        progress(f"run directory {run_dir}")
+        journal = Journal(run_dir / "journal.jsonl")
+        load = LocustRunner(
+            LoadSpec(
+                locustfile=project_root() / "loadtests" / "locustfile.py",
+                host=endpoints.router_url,
+                users=scenario.load.users,
+                rate_per_user=scenario.load.rate_per_user,
+                seed=scenario.load.seed,
+                holdout=zoo.holdout_path(),
+                # Bounded even if this process dies: every step may hold up to its limits, plus slack.
+                max_seconds=scenario.expected_seconds * (1 + scenario.analysis.inconclusive_limit
+                                                         + scenario.analysis.failure_limit) + 60,
+            ),
+            run_dir / "load",
+        )
+        engine = CanaryRun(scenario, target.router(), PrometheusSource(endpoints.prometheus_url), journal,
+                           load=load, progress=progress)
+        try:
+            outcome = engine.execute()
+        finally:
+            journal.close()
+        summary = run_dir / "summary.md"
+        summary.write_text(render_summary(read_journal(journal.path), load.stats()), encoding="utf-8")
+        return RunReport(outcome, run_dir, journal.path, summary)
+    finally:
+        if started_here and not keep_up:
+            progress("stopping the lab")
+            target.down()

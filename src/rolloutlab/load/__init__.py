@@ -1,0 +1,1 @@
+"""Load generation: Locust, always in its own process (it gevent-patches the interpreter)."""

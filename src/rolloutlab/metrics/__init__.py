@@ -1,0 +1,1 @@
+"""Metrics sources: where analysis reads numbers from (Prometheus, or static values in tests)."""

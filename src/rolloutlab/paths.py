@@ -1,0 +1,47 @@
+"""Where things live: the project checkout (scenarios, models, locustfiles) and the lab's home."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rolloutlab.errors import RolloutLabError
+
+PROJECT_MARKERS = ("Pulumi.yaml", "experiments", "models")
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The Rollout Lab checkout: $ROLLOUTLAB_PROJECT, else the nearest parent holding Pulumi.yaml, experiments/, models/."""
+    explicit = os.environ.get("ROLLOUTLAB_PROJECT")
+    if explicit:
+        return Path(explicit).resolve()
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if all((candidate / marker).exists() for marker in PROJECT_MARKERS):
+            return candidate
+    # An installed package still finds the checkout it was installed from (editable installs).
+    source_checkout = Path(__file__).resolve().parents[2]
+    if all((source_checkout / marker).exists() for marker in PROJECT_MARKERS):
+        return source_checkout
+    raise RolloutLabError(
+        f"no Rollout Lab project found from {here}: run inside the checkout or set ROLLOUTLAB_PROJECT"
+    )
+
+
+def lab_home() -> Path:
+    """The lab's working directory (state, logs, runs, BentoML store): $ROLLOUTLAB_HOME or <project>/.rolloutlab."""
+    explicit = os.environ.get("ROLLOUTLAB_HOME")
+    home = Path(explicit) if explicit else project_root() / ".rolloutlab"
+    home.mkdir(parents=True, exist_ok=True)
+    return home.resolve()
+
+
+def bentoml_home() -> Path:
+    """BentoML's store: $BENTOML_HOME when the user set one, else a store private to the lab."""
+    explicit = os.environ.get("BENTOML_HOME")
+    return Path(explicit) if explicit else lab_home() / "bentoml"
+
+
+def bentoml_env() -> dict[str, str]:
+    """Environment for any BentoML call: the lab's store, and no usage tracking."""
+    return {**os.environ, "BENTOML_HOME": str(bentoml_home()), "BENTOML_DO_NOT_TRACK": "true"}

@@ -1,0 +1,1 @@
+"""Reports: render what a run's journal recorded."""

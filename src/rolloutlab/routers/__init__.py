@@ -1,0 +1,1 @@
+"""Traffic routers: real data planes that carry out a RoutingState."""

@@ -1,0 +1,1 @@
+"""Strategies: pure functions from (progress, verdict) to the next action."""

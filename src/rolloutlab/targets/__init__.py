@@ -1,0 +1,1 @@
+"""Targets: where the lab's model versions, router and Prometheus run."""

@@ -1,0 +1,234 @@
+"""LocalTarget: the lab as plain processes on 127.0.0.1 — BentoML per version, NGINX, Prometheus."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rolloutlab.errors import LabError
+from rolloutlab.paths import bentoml_env
+from rolloutlab.routers.nginx import NginxRouter, write_config
+from rolloutlab.routers.nginx_config import ROUTING_PATH, NginxLayout
+from rolloutlab.routing import RoutingState
+from rolloutlab.targets.processes import (
+    ProcessRecord, free_port, is_alive, require_free, spawn, stop, wait_until_ready,
+)
+from rolloutlab.targets.programs import find_program
+from rolloutlab.targets.prometheus_config import render_prometheus_config
+from rolloutlab import zoo
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    router_url: str
+    prometheus_url: str
+    versions: dict[str, str]
+
+
+@dataclass
+class LabState:
+    """What `down` and `status` need after the CLI that ran `up` is gone; written as each process starts."""
+
+    versions: dict[str, int] = field(default_factory=dict)
+    router_port: int = 0
+    prometheus_port: int = 0
+    nginx: str = ""
+    processes: list[ProcessRecord] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, object]:
+        return {**{k: v for k, v in self.__dict__.items() if k != "processes"},
+                "processes": [p.to_dict() for p in self.processes]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LabState:
+        processes = [ProcessRecord(**p) for p in data.pop("processes", [])]
+        return cls(**data, processes=processes)
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(
+            router_url=f"http://127.0.0.1:{self.router_port}",
+            prometheus_url=f"http://127.0.0.1:{self.prometheus_port}",
+            versions={v: f"http://127.0.0.1:{p}" for v, p in self.versions.items()},
+        )
+
+
+class LocalTarget:
+    """Processes on 127.0.0.1 under <home>/lab: state.json, logs/, nginx/, prometheus/."""
+
+    def __init__(self, home: Path) -> None:
+        self.dir = home / "lab"
+        self.state_file = self.dir / "state.json"
+
+    # --- state -------------------------------------------------------------------------------
+    def load_state(self) -> LabState | None:
+        try:
+            return LabState.from_dict(json.loads(self.state_file.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError) as exc:
+            raise LabError(f"lab state {self.state_file} is unreadable ({exc}); remove it after checking no lab process runs") from exc
+
+    def _save(self, state: LabState) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state.to_dict(), indent=2), encoding="utf-8")
+        os.replace(tmp, self.state_file)
+
+    def running_state(self) -> LabState | None:
+        """The lab's state if any of its processes still runs."""
+        state = self.load_state()
+        if state and any(is_alive(p) for p in state.processes):
+            return state
+        return None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def up(
+        self,
+        versions: list[str],
+        router_port: int | None = None,
+        ready_timeout: float = 90.0,
+        progress: Progress = lambda _: None,
+    ) -> Endpoints:
+        """Start one model server per version, Prometheus and NGINX (all traffic on versions[0]); wait for readiness."""
+        if not versions:
+            raise LabError("no versions to start")
+        if len(set(versions)) != len(versions):
+            raise LabError(f"versions repeat: {', '.join(versions)}")
+        if self.running_state():
+            raise LabError(f"the lab is already up (state {self.state_file}); run `rolloutlab down` first")
+        self._clear_stale()
+        nginx, prometheus = find_program("nginx"), find_program("prometheus")
+        if router_port is not None:
+            require_free(router_port, "router (NGINX)")
+        built = zoo.ensure_built(versions)
+        if built:
+            progress(f"built model versions {', '.join(built)} into {zoo.bentoml_home()}")
+
+        state = LabState(nginx=nginx)
+        try:
+            self._start_all(state, versions, nginx, prometheus, router_port, ready_timeout, progress)
+        except BaseException:
+            progress("start-up failed; stopping what was started")
+            self._stop_all(state)
+            raise
+        return state.endpoints
+
+    def _start_all(self, state: LabState, versions: list[str], nginx: str, prometheus: str,
+                   router_port: int | None, ready_timeout: float, progress: Progress) -> None:
+        catalogue = zoo.load_catalogue()
+        logs = self.dir / "logs"
+        checks: dict[str, tuple[ProcessRecord, str]] = {}
+        for version in versions:
+            port = free_port()
+            record = spawn(
+                f"model {version}",
+                [sys.executable, "-m", "bentoml", "serve", catalogue.bento_tag(version),
+                 "--host", "127.0.0.1", "--port", str(port)],
+                logs / f"model-{version}.log", env=self._serving_env(version), cwd=self.dir,
+            )
+            state.versions[version] = port
+            state.processes.append(record)
+            self._save(state)
+            checks[record.name] = (record, f"http://127.0.0.1:{port}/readyz")
+            progress(f"starting {record.name} on 127.0.0.1:{port} (pid {record.pid})")
+
+        state.prometheus_port = free_port()
+        prom_dir = self.dir / "prometheus"
+        prom_dir.mkdir(parents=True, exist_ok=True)
+        (prom_dir / "prometheus.yml").write_text(render_prometheus_config(state.versions), encoding="utf-8")
+        record = spawn("prometheus", [
+            prometheus, f"--config.file={prom_dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={prom_dir / 'data'}", "--storage.tsdb.retention.time=1d",
+            f"--web.listen-address=127.0.0.1:{state.prometheus_port}",
+        ], logs / "prometheus.log", cwd=prom_dir)
+        state.processes.append(record)
+        self._save(state)
+        checks["prometheus"] = (record, f"http://127.0.0.1:{state.prometheus_port}/-/ready")
+        progress(f"starting prometheus on 127.0.0.1:{state.prometheus_port} (pid {record.pid})")
+
+        state.router_port = router_port or free_port()
+        layout = self._nginx_layout(state)
+        write_config(nginx, RoutingState({v: (100 if v == versions[0] else 0) for v in versions}), layout)
+        record = spawn("router", [nginx, "-p", str(layout.workdir), "-c", str(layout.workdir / "nginx.conf")],
+                       logs / "nginx.log", cwd=layout.workdir)
+        state.processes.append(record)
+        self._save(state)
+        checks["router"] = (record, f"http://127.0.0.1:{state.router_port}{ROUTING_PATH}")
+        progress(f"starting router (nginx) on 127.0.0.1:{state.router_port} (pid {record.pid})")
+
+        progress(f"waiting for readiness (up to {ready_timeout:.0f}s)")
+        wait_until_ready(checks, ready_timeout, lambda name, s: progress(f"{name} ready after {s:.1f}s"))
+
+    def _serving_env(self, version: str) -> dict[str, str]:
+        """A BentoML home per server sharing the store's bentos and models.
+
+        BentoML keeps its Prometheus multiprocess files in $BENTOML_HOME/prometheus_multiproc_dir and wipes
+        them at start: two servers on one home would export each other's counters and reset them.
+        """
+        store = zoo.bentoml_home()
+        home = self.dir / "serving" / version
+        home.mkdir(parents=True, exist_ok=True)
+        for shared in ("bentos", "models"):
+            link = home / shared
+            if not link.is_symlink():
+                link.symlink_to(store / shared, target_is_directory=True)
+        return {**bentoml_env(), "BENTOML_HOME": str(home)}
+
+    def _nginx_layout(self, state: LabState) -> NginxLayout:
+        return NginxLayout(state.router_port, self.dir / "nginx", dict(state.versions), run_as_root=os.geteuid() == 0)
+
+    def router(self) -> NginxRouter:
+        state = self.running_state()
+        if state is None:
+            raise LabError("the lab is not up; start it with `rolloutlab up` or `rolloutlab run <scenario>`")
+        master = next(p for p in state.processes if p.name == "router")
+        return NginxRouter(state.nginx, self._nginx_layout(state), master.pid)
+
+    def down(self, progress: Progress = lambda _: None) -> list[str]:
+        """Stop exactly the processes recorded in the state file; returns their names."""
+        state = self.load_state()
+        if state is None:
+            return []
+        stopped = self._stop_all(state, progress)
+        return stopped
+
+    def _stop_all(self, state: LabState, progress: Progress = lambda _: None) -> list[str]:
+        # Router first, so no request reaches a model server that is shutting down.
+        names = []
+        for record in sorted(state.processes, key=lambda p: p.name != "router"):
+            if is_alive(record):
+                progress(f"stopping {record.name} (pid {record.pid})")
+                names.append(record.name)
+            stop(record)
+        self.state_file.unlink(missing_ok=True)
+        return names
+
+    def _clear_stale(self) -> None:
+        state = self.load_state()
+        if state is not None:
+            self._stop_all(state)  # leftovers of a crashed lab: only their own process groups
+        for sub in ("nginx", "prometheus", "serving"):
+            shutil.rmtree(self.dir / sub, ignore_errors=True)
+
+    def status(self) -> dict[str, object]:
+        state = self.load_state()
+        if state is None:
+            return {"up": False}
+        processes = {p.name: {"pid": p.pid, "alive": is_alive(p), "log": p.log} for p in state.processes}
+        result: dict[str, object] = {"up": any(p["alive"] for p in processes.values()),
+                                     "endpoints": state.endpoints.__dict__, "processes": processes}
+        try:
+            result["routing"] = self.router().current().to_dict()
+        except LabError:
+            pass
+        return result

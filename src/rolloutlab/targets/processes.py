@@ -1,0 +1,169 @@
+"""Start, identify and stop the lab's processes by PID, safely across CLI crashes and PID reuse."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+from rolloutlab.errors import NotReady, PortBusy
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """A process the lab started: its PID is its process group, create_time guards against PID reuse."""
+
+    name: str
+    pid: int
+    create_time: float
+    log: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def require_free(port: int, role: str) -> None:
+    """Raise PortBusy naming the role if something already holds 127.0.0.1:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortBusy(f"port {port} on 127.0.0.1 is already in use; the {role} cannot listen there") from exc
+
+
+def spawn(name: str, argv: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> ProcessRecord:
+    """Start argv in a new session (its own process group) with output to log."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, cwd=cwd, start_new_session=True,
+        )
+    try:
+        create_time = psutil.Process(proc.pid).create_time()
+    except psutil.NoSuchProcess:
+        create_time = 0.0
+    return ProcessRecord(name, proc.pid, create_time, str(log))
+
+
+def _same_process(record: ProcessRecord) -> psutil.Process | None:
+    try:
+        process = psutil.Process(record.pid)
+        if abs(process.create_time() - record.create_time) > 0.05:
+            return None  # the PID was reused by an unrelated process
+        if process.status() == psutil.STATUS_ZOMBIE:
+            _reap(record.pid)
+            return None
+        return process
+    except psutil.NoSuchProcess:
+        return None
+
+
+def is_alive(record: ProcessRecord) -> bool:
+    return _same_process(record) is not None
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _group_members(record: ProcessRecord) -> list[psutil.Process]:
+    """Processes still in the record's group that started no earlier than it (its own children).
+
+    While the leader lives its PID stays its own; once the leader is gone the kernel does not hand out
+    a PID that is still some group's ID, so a live group with that ID is still ours.
+    """
+    try:
+        if abs(psutil.Process(record.pid).create_time() - record.create_time) > 0.05:
+            return []  # the PID now belongs to an unrelated process: our group is gone
+    except psutil.NoSuchProcess:
+        pass
+    members = []
+    for process in psutil.process_iter(["pid", "create_time"]):
+        try:
+            if os.getpgid(process.pid) == record.pid and process.info["create_time"] >= record.create_time - 0.05:
+                members.append(process)
+        except (ProcessLookupError, psutil.Error, PermissionError):
+            continue
+    return members
+
+
+def stop(record: ProcessRecord, timeout: float = 10.0) -> None:
+    """Stop the process and its group: SIGTERM, then SIGKILL after timeout. Never signals a reused PID."""
+    members = _group_members(record)
+    if not members:
+        _reap(record.pid)
+        return
+    for process in members:
+        _signal(process, signal.SIGTERM)
+    _, alive = psutil.wait_procs(members, timeout=timeout)
+    for process in alive:
+        _signal(process, signal.SIGKILL)
+    psutil.wait_procs(alive, timeout=5)
+    _reap(record.pid)
+
+
+def _signal(process: psutil.Process, sig: signal.Signals) -> None:
+    try:
+        process.send_signal(sig)
+    except psutil.NoSuchProcess:
+        pass
+
+
+def log_tail(path: str | Path, lines: int = 12) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join("    " + line for line in text.strip().splitlines()[-lines:])
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return 200 <= response.status < 300
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def wait_until_ready(
+    checks: dict[str, tuple[ProcessRecord, str]],
+    timeout: float,
+    on_ready: Callable[[str, float], None] | None = None,
+) -> None:
+    """Poll each name's readiness URL until all answer 2xx; fail fast if a process dies, NotReady on timeout."""
+    started = time.monotonic()
+    pending = dict(checks)
+    while pending:
+        for name, (record, url) in list(pending.items()):
+            if http_ok(url, timeout=0.5):
+                del pending[name]
+                if on_ready:
+                    on_ready(name, time.monotonic() - started)
+            elif not is_alive(record):
+                raise NotReady(f"{name} exited before becoming ready; last lines of {record.log}:\n{log_tail(record.log)}")
+        if pending and time.monotonic() - started > timeout:
+            names = ", ".join(pending)
+            logs = "\n".join(f"  {n}: {pending[n][0].log}" for n in pending)
+            raise NotReady(f"{names} not ready after {timeout:.0f}s (raise --ready-timeout if the machine is slow); logs:\n{logs}")
+        if pending:
+            time.sleep(0.2)

@@ -1,0 +1,78 @@
+"""canary-basic on the real local target, end to end, with shortened timings."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from rolloutlab.journal import read_journal
+from tests.integration.conftest import CLI, PROJECT, lab_processes, rolloutlab
+
+FAST = ["--set", "analysis.interval=6s", "--set", "analysis.min_requests=15"]
+
+
+def run_dir_from(stdout: str) -> Path:
+    line = next(line for line in stdout.splitlines() if line.startswith("journal:"))
+    return Path(line.split(":", 1)[1].strip()).parent
+
+
+def test_canary_basic_promotes_v2_and_leaves_nothing_running(home: Path) -> None:
+    result = rolloutlab("run", "canary-basic", *FAST)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "verdict: PROMOTED" in result.stdout
+    run_dir = run_dir_from(result.stdout)
+    records = read_journal(run_dir / "journal.jsonl")
+
+    routing = [r["weights"]["v2"] for r in records if r["event"] == "routing_applied"]
+    assert routing == [0, 10, 50, 100]
+    generations = [r["generation"] for r in records if r["event"] == "routing_applied"]
+    assert generations == sorted(generations) and len(set(generations)) == len(generations)
+
+    analyses = [r for r in records if r["event"] == "analysis"]
+    assert [a["candidate_percent"] for a in analyses] == [10, 50, 100]
+    assert all(a["verdict"] == "Successful" for a in analyses)
+    for a in analyses:
+        assert a["candidate"]["requests"] >= 15  # real traffic reached v2, as Prometheus counted it
+        assert a["candidate"]["error_rate"] == 0
+        assert 0 < a["candidate"]["p95_ms"] < 1000
+    # At 10 % the baseline carries about nine times the candidate's traffic.
+    first = analyses[0]
+    assert 5 < first["baseline"]["requests"] / first["candidate"]["requests"] < 15
+
+    finished = records[-1]
+    assert finished["event"] == "run_finished" and finished["outcome"] == "promoted"
+    assert finished["final_weights"] == {"v1": 0, "v2": 100}
+    summary = (run_dir / "summary.md").read_text()
+    assert "canary-basic: PROMOTED" in summary and "| 3 | 100% | Successful |" in summary
+    assert list((run_dir / "load").glob("locust_stats.csv"))
+    assert lab_processes(home) == []
+
+
+def test_ctrl_c_routes_traffic_back_to_baseline_and_stops_the_lab(home: Path) -> None:
+    process = subprocess.Popen(
+        [*CLI, "run", "canary-basic", "--set", "analysis.interval=60s"],
+        cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    journal = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and journal is None:
+        runs = sorted((home / "runs").glob("*-canary-basic/journal.jsonl"), key=lambda p: p.stat().st_mtime)
+        for candidate in runs[-1:]:
+            weights = [r["weights"] for r in read_journal(candidate) if r["event"] == "routing_applied"]
+            if weights and weights[-1].get("v2") == 10:
+                journal = candidate
+        time.sleep(0.2)
+    assert journal is not None, "the canary never reached its first step"
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    records = read_journal(journal)
+    last_routing = [r for r in records if r["event"] == "routing_applied"][-1]
+    assert last_routing["weights"] == {"v1": 100, "v2": 0}
+    assert last_routing["reason"].startswith("abort: interrupted")
+    assert records[-1]["event"] == "run_finished" and records[-1]["outcome"] == "aborted"
+    assert not (home / "lab" / "state.json").exists()
+    assert lab_processes(home) == []

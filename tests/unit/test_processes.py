@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import dataclasses
+import socket
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from rolloutlab.errors import PortBusy
+from rolloutlab.targets.processes import is_alive, require_free, spawn, stop
+
+
+def test_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
+    code = "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"
+    record = spawn("parent", [sys.executable, "-c", code], tmp_path / "p.log")
+    deadline = psutil.Process(record.pid)
+    for _ in range(50):
+        if deadline.children():
+            break
+        import time
+        time.sleep(0.05)
+    child = deadline.children()[0]
+    stop(record, timeout=5)
+    assert not is_alive(record)
+    assert not psutil.pid_exists(child.pid) or child.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_reused_pid_is_never_signalled(tmp_path: Path) -> None:
+    record = spawn("sleeper", ["sleep", "30"], tmp_path / "s.log")
+    impostor = dataclasses.replace(record, create_time=record.create_time - 1000)  # as if the PID were reused
+    assert not is_alive(impostor)
+    stop(impostor, timeout=1)
+    assert is_alive(record)
+    stop(record, timeout=5)
+    assert not is_alive(record)
+
+
+def test_busy_port_is_reported_with_its_role() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(PortBusy, match=f"port {port} on 127.0.0.1 is already in use; the router"):
+            require_free(port, "router")

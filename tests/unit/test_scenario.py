@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rolloutlab.errors import ScenarioError
+from rolloutlab.scenario import list_scenarios, load_scenario
+
+VALID = """\
+name: t
+strategy: canary
+versions:
+  baseline: v1
+  candidate: v2
+steps: [10, 50, 100]
+analysis:
+  interval: 5s
+"""
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_every_shipped_scenario_is_valid() -> None:
+    names = [load_scenario(str(p)).name for p in list_scenarios()]
+    assert "canary-basic" in names
+
+
+def test_valid_scenario_parses_durations(tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, VALID))
+    assert s.analysis.interval == 5.0
+    assert s.steps == [10, 50, 100]
+
+
+def test_not_yaml_names_file_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: t\nsteps: [10, 50\nstrategy: canary\n")
+    with pytest.raises(ScenarioError, match=r"s\.yaml:3:\d+: not valid YAML"):
+        load_scenario(path)
+
+
+def test_missing_field_names_field_and_file(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("steps: [10, 50, 100]\n", ""))
+    with pytest.raises(ScenarioError, match=r"s\.yaml:1: steps: required field is missing"):
+        load_scenario(path)
+
+
+def test_wrong_value_points_at_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("interval: 5s", "interval: soon"))
+    with pytest.raises(ScenarioError, match=r"s\.yaml:8: analysis\.interval: expected a duration"):
+        load_scenario(path)
+
+
+def test_unknown_field_is_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("interval: 5s", "intreval: 5s"))
+    with pytest.raises(ScenarioError, match=r"s\.yaml:8: analysis\.intreval: unknown field"):
+        load_scenario(path)
+
+
+def test_bad_list_item_is_located(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("[10, 50, 100]", "[10, 150]"))
+    with pytest.raises(ScenarioError, match=r"s\.yaml:6: steps\[1\]: Input should be less than or equal to 100"):
+        load_scenario(path)
+
+
+def test_steps_must_increase(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="steps must increase strictly"):
+        load_scenario(write(tmp_path, VALID.replace("[10, 50, 100]", "[50, 10]")))
+
+
+def test_same_baseline_and_candidate_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="both 'v1'"):
+        load_scenario(write(tmp_path, VALID.replace("candidate: v2", "candidate: v1")))
+
+
+def test_unknown_strategy_lists_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"strategy: Input should be 'canary'"):
+        load_scenario(write(tmp_path, VALID.replace("strategy: canary", "strategy: yolo")))
+
+
+def test_unknown_scenario_name_lists_shipped_ones() -> None:
+    with pytest.raises(ScenarioError, match=r"unknown scenario 'nope'; shipped scenarios: .*canary-basic"):
+        load_scenario("nope")
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="must be a YAML mapping"):
+        load_scenario(write(tmp_path, "- a\n- b\n"))
+
+
+def test_overrides_are_validated_like_the_file(tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, VALID), ["analysis.interval=2s", "load.users=3"])
+    assert (s.analysis.interval, s.load.users) == (2.0, 3)
+    with pytest.raises(ScenarioError, match="load.users: Input should be greater than or equal to 1"):
+        load_scenario(write(tmp_path, VALID), ["load.users=0"])
+    with pytest.raises(ScenarioError, match="expected key.path=value"):
+        load_scenario(write(tmp_path, VALID), ["load.users"])
