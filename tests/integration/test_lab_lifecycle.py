@@ -36,7 +36,8 @@ def test_up_status_route_down(home: Path) -> None:
         prom = status["endpoints"]["prometheus_url"]
         time.sleep(2)
         targets = json.load(urllib.request.urlopen(f"{prom}/api/v1/targets", timeout=5))["data"]["activeTargets"]
-        assert sorted((t["labels"]["version"], t["health"]) for t in targets) == [("v1", "up"), ("v2", "up")]
+        models = [t for t in targets if t["labels"]["job"] == "model"]
+        assert sorted((t["labels"]["version"], t["health"]) for t in models) == [("v1", "up"), ("v2", "up")]
 
         again = rolloutlab("up")
         assert again.returncode == 1 and "already up" in again.stderr
@@ -47,6 +48,7 @@ def test_up_status_route_down(home: Path) -> None:
         assert bystander.poll() is None
         assert "not running" in rolloutlab("down").stdout
     finally:
+        rolloutlab("down")
         bystander.kill()
         bystander.wait()
 

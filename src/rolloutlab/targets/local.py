@@ -68,6 +68,8 @@ class LocalTarget:
     def __init__(self, home: Path) -> None:
         self.dir = home / "lab"
         self.state_file = self.dir / "state.json"
+        # Prometheus scrapes whatever JSON target files appear here (see write_file_sd_target).
+        self.file_sd_dir = self.dir / "prometheus" / "targets"
 
     # --- state -------------------------------------------------------------------------------
     def load_state(self) -> LabState | None:
@@ -143,9 +145,12 @@ class LocalTarget:
             progress(f"starting {record.name} on 127.0.0.1:{port} (pid {record.pid})")
 
         state.prometheus_port = free_port()
+        state.router_port = router_port or free_port()
         prom_dir = self.dir / "prometheus"
-        prom_dir.mkdir(parents=True, exist_ok=True)
-        (prom_dir / "prometheus.yml").write_text(render_prometheus_config(state.versions), encoding="utf-8")
+        self.file_sd_dir.mkdir(parents=True, exist_ok=True)
+        (prom_dir / "prometheus.yml").write_text(
+            render_prometheus_config(state.versions, state.router_port, self.file_sd_dir), encoding="utf-8"
+        )
         record = spawn("prometheus", [
             prometheus, f"--config.file={prom_dir / 'prometheus.yml'}",
             f"--storage.tsdb.path={prom_dir / 'data'}", "--storage.tsdb.retention.time=1d",
@@ -156,7 +161,6 @@ class LocalTarget:
         checks["prometheus"] = (record, f"http://127.0.0.1:{state.prometheus_port}/-/ready")
         progress(f"starting prometheus on 127.0.0.1:{state.prometheus_port} (pid {record.pid})")
 
-        state.router_port = router_port or free_port()
         layout = self._nginx_layout(state)
         write_config(nginx, RoutingState({v: (100 if v == versions[0] else 0) for v in versions}), layout)
         record = spawn("router", [nginx, "-p", str(layout.workdir), "-c", str(layout.workdir / "nginx.conf")],

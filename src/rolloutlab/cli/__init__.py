@@ -1,4 +1,4 @@
-"""The `rolloutlab` command line. The only module that prints."""
+"""The `rolloutlab` command line. Only the rolloutlab.cli package prints."""
 
 from __future__ import annotations
 
@@ -10,33 +10,11 @@ from pathlib import Path
 
 import click
 
+from rolloutlab.cli.common import EXIT_INTERRUPTED, EXIT_ROLLED_BACK, Group, say
 from rolloutlab.errors import RolloutLabError
 from rolloutlab.paths import lab_home
 
-EXIT_ROLLED_BACK = 3
-EXIT_INTERRUPTED = 130
-
-
-def _say(message: str) -> None:
-    click.echo(message, err=False)
-
-
-def _fail(exc: RolloutLabError) -> None:
-    click.secho(f"error: {exc}", fg="red", err=True)
-    sys.exit(1)
-
-
-class _Group(click.Group):
-    """Turn every RolloutLabError into one clear line and exit code 1, never a traceback."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except RolloutLabError as exc:
-            _fail(exc)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="rolloutlab")
 def main() -> None:
     """Rehearse ML deployment strategies with real traffic and real numbers.
@@ -59,9 +37,9 @@ def scenarios() -> None:
     for path in list_scenarios():
         try:
             s = load_scenario(str(path))
-            _say(f"{s.name:<22} {s.strategy:<10} {s.versions.baseline} → {s.versions.candidate}  {s.description}")
+            say(f"{s.name:<22} {s.strategy:<10} {s.versions.baseline} → {s.versions.candidate}  {s.description}")
         except RolloutLabError as exc:
-            _say(f"{path.stem:<22} INVALID    {str(exc).splitlines()[0]}")
+            say(f"{path.stem:<22} INVALID    {str(exc).splitlines()[0]}")
 
 
 @main.command()
@@ -89,12 +67,12 @@ def run(scenario: str, overrides: tuple[str, ...], keep_up: bool, router_port: i
     spec = load_scenario(scenario, list(overrides))
     # A plain `kill` must also put traffic back on the baseline and stop the lab.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    _say(f"scenario {spec.name}: {spec.strategy} of {spec.versions.candidate} over {spec.versions.baseline}, "
+    say(f"scenario {spec.name}: {spec.strategy} of {spec.versions.candidate} over {spec.versions.baseline}, "
          f"steps {' → '.join(f'{s}%' for s in spec.steps)}, {spec.analysis.interval:g}s per step")
     started = time.monotonic()
     try:
         report = run_scenario(spec, lab_home(), keep_up=keep_up, router_port=router_port,
-                              ready_timeout=ready_timeout, progress=_say)
+                              ready_timeout=ready_timeout, progress=say)
     except KeyboardInterrupt:
         click.secho("interrupted: the lab was stopped", fg="yellow", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -102,8 +80,8 @@ def run(scenario: str, overrides: tuple[str, ...], keep_up: bool, router_port: i
     colour = {"promoted": "green", "rolled back": "yellow"}.get(outcome.outcome, "red")
     click.secho(f"\nverdict: {outcome.outcome.upper()} — {outcome.reason} "
                 f"({outcome.analyses} analyses, {time.monotonic() - started:.0f}s)", fg=colour, bold=True)
-    _say(f"report:  {report.summary}")
-    _say(f"journal: {report.journal}")
+    say(f"report:  {report.summary}")
+    say(f"journal: {report.journal}")
     if outcome.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     if outcome.outcome != "promoted":
@@ -119,9 +97,9 @@ def up(versions: str, router_port: int | None, ready_timeout: float) -> None:
     from rolloutlab.targets.local import LocalTarget
 
     names = [v.strip() for v in versions.split(",") if v.strip()]
-    endpoints = LocalTarget(lab_home()).up(names, router_port=router_port, ready_timeout=ready_timeout, progress=_say)
-    _say(f"\nlab is up. router: {endpoints.router_url}  prometheus: {endpoints.prometheus_url}")
-    _say(f"try: curl -s {endpoints.router_url}/predict -H 'content-type: application/json' "
+    endpoints = LocalTarget(lab_home()).up(names, router_port=router_port, ready_timeout=ready_timeout, progress=say)
+    say(f"\nlab is up. router: {endpoints.router_url}  prometheus: {endpoints.prometheus_url}")
+    say(f"try: curl -s {endpoints.router_url}/predict -H 'content-type: application/json' "
          "-d '{\"instances\": [[0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,0,3,15,2,0,11,8,0,0,4,12,0,0,8,8,0,0,5,8,0,"
          "0,9,8,0,0,4,11,0,1,12,7,0,0,2,14,5,10,12,0,0,0,0,6,13,10,0,0,0]]}'")
 
@@ -131,8 +109,8 @@ def down() -> None:
     """Stop exactly the processes the lab started (also after a crash of the CLI that started them)."""
     from rolloutlab.targets.local import LocalTarget
 
-    stopped = LocalTarget(lab_home()).down(progress=_say)
-    _say("lab stopped" if stopped else "the lab was not running")
+    stopped = LocalTarget(lab_home()).down(progress=say)
+    say("lab stopped" if stopped else "the lab was not running")
 
 
 @main.command()
@@ -143,47 +121,18 @@ def status(as_json: bool) -> None:
 
     info = LocalTarget(lab_home()).status()
     if as_json:
-        _say(json.dumps(info, indent=2))
+        say(json.dumps(info, indent=2))
         return
     if not info.get("up"):
-        _say("the lab is not running (start it with `rolloutlab up` or `rolloutlab run <scenario>`)")
+        say("the lab is not running (start it with `rolloutlab up` or `rolloutlab run <scenario>`)")
         return
     endpoints = info["endpoints"]
-    _say(f"router:     {endpoints['router_url']}\nprometheus: {endpoints['prometheus_url']}")
+    say(f"router:     {endpoints['router_url']}\nprometheus: {endpoints['prometheus_url']}")
     for name, proc in info["processes"].items():
-        _say(f"  {name:<12} pid {proc['pid']:<8} {'running' if proc['alive'] else 'DEAD':<8} {proc['log']}")
+        say(f"  {name:<12} pid {proc['pid']:<8} {'running' if proc['alive'] else 'DEAD':<8} {proc['log']}")
     if "routing" in info:
         weights = ", ".join(f"{v} {w}" for v, w in info["routing"]["weights"].items())
-        _say(f"routing (generation {info['routing']['generation']}): {weights}")
-
-
-@main.group()
-def models() -> None:
-    """Model versions from models/versions.yaml."""
-
-
-@models.command("build")
-@click.argument("versions", nargs=-1)
-def models_build(versions: tuple[str, ...]) -> None:
-    """Build VERSIONS (default: all) into the lab's BentoML store; built versions are left as they are."""
-    from rolloutlab import zoo
-
-    catalogue = zoo.load_catalogue()
-    names = list(versions) or list(catalogue.versions)
-    built = zoo.ensure_built(names, catalogue)
-    for name in names:
-        _say(f"{catalogue.bento_tag(name)}: {'built' if name in built else 'already built'}")
-
-
-@models.command("list")
-def models_list() -> None:
-    """List the catalogue's versions and whether each is built."""
-    from rolloutlab import zoo
-
-    catalogue = zoo.load_catalogue()
-    for name, entry in catalogue.versions.items():
-        state = "built" if zoo.is_built(catalogue, name) else "not built"
-        _say(f"{name:<8} {state:<10} {entry.get('description', '')}")
+        say(f"routing (generation {info['routing']['generation']}): {weights}")
 
 
 @main.command()
@@ -191,7 +140,6 @@ def models_list() -> None:
 def report(run_dir: Path) -> None:
     """Rebuild RUN_DIR/summary.md from its journal and print it."""
     from rolloutlab.journal import read_journal
-    from rolloutlab.load.locust_runner import LoadSpec, LocustRunner  # noqa: F401
     from rolloutlab.report.markdown import render_summary
 
     journal = run_dir / "journal.jsonl"
@@ -199,8 +147,12 @@ def report(run_dir: Path) -> None:
         raise RolloutLabError(f"{run_dir} has no journal.jsonl; is it a run directory?")
     text = render_summary(read_journal(journal))
     (run_dir / "summary.md").write_text(text, encoding="utf-8")
-    _say(text)
+    say(text)
 
+
+from rolloutlab.cli.models import models  # noqa: E402  (command groups register after main exists)
+
+main.add_command(models)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,5 @@
+"""`python -m rolloutlab.cli`."""
+
+from rolloutlab.cli import main
+
+main()
