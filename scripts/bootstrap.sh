@@ -44,7 +44,17 @@ if command -v uv >/dev/null 2>&1; then
 else
   if [ ! -x .tools/bin/uv ]; then
     say "installing uv into .tools/"
-    python3 -m venv .tools
+    if ! python3 -m venv .tools >/dev/null 2>&1; then
+      rm -rf .tools
+      if have apt-get && [ "$(id -u)" -eq 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+        python3 -m venv .tools
+      else
+        echo "bootstrap: uv is not installed and python3 cannot create a virtualenv." >&2
+        echo "  Install uv (pip install uv, brew install uv, or your OS's package) or python3-venv, then run again." >&2
+        exit 1
+      fi
+    fi
     .tools/bin/pip install --quiet --disable-pip-version-check uv
   fi
   uv=.tools/bin/uv
