@@ -1,0 +1,106 @@
+"""ModelRouter: the cluster's data plane — Envoy Gateway (Helm), a GatewayClass, a Gateway and the initial HTTPRoute."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from rolloutlab.k8s_names import PART_OF, PART_OF_LABEL, K8sNames
+from rolloutlab.routers.httproute import render_httproute
+from rolloutlab.routing import RoutingState
+
+ENVOY_GATEWAY_CHART = "oci://docker.io/envoyproxy/gateway-helm"
+ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"  # where Envoy Gateway runs the proxies it manages
+CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+ENVOY_API = "gateway.envoyproxy.io/v1alpha1"
+GATEWAY_CLASS = "rolloutlab"
+PROXY_CONFIG = "rolloutlab-proxy"
+ROUTER_SERVICE = "rolloutlab-router"  # the proxy's Service: pinned, so load and port-forwards need no lookup
+ROUTER_PORT = 80
+# Pulumi owns the route's first state; at run time the GatewayApiRouter patches its weights. If a later
+# `pulumi up` changes the route, it takes the fields back instead of failing on the field-manager conflict.
+PATCH_FORCE = {"pulumi.com/patchForce": "true"}
+
+
+def initial_state(versions: Sequence[str]) -> RoutingState:
+    """All traffic on the first version (the baseline), none on the others: where every experiment starts."""
+    return RoutingState({v: (100 if i == 0 else 0) for i, v in enumerate(versions)}, reason="initial (pulumi up)")
+
+
+class ModelRouter(pulumi.ComponentResource):
+    """Envoy Gateway with a pinned proxy Service name, the lab's Gateway, and an HTTPRoute over the versions."""
+
+    gateway: k8s.apiextensions.CustomResource
+    route: k8s.apiextensions.CustomResource
+    url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        names: K8sNames,
+        namespace: pulumi.Input[str],
+        versions: Sequence[str],
+        install_envoy_gateway: bool,
+        envoy_gateway_version: str,
+        backends: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("rolloutlab:gateway:ModelRouter", name, None, opts)
+        labels = {PART_OF_LABEL: PART_OF}
+        installed: list[pulumi.Resource] = []
+        if install_envoy_gateway:
+            installed.append(k8s.helm.v3.Release(
+                f"{name}-envoy-gateway",
+                name="envoy-gateway",
+                chart=ENVOY_GATEWAY_CHART,
+                version=envoy_gateway_version,
+                namespace=ENVOY_GATEWAY_NAMESPACE,
+                create_namespace=True,
+                # The chart installs the Gateway API and Envoy Gateway CRDs; wait until its controller is
+                # ready so the custom resources below are accepted.
+                skip_await=False,
+                timeout=600,
+                opts=pulumi.ResourceOptions(parent=self),
+            ))
+        after_install = pulumi.ResourceOptions(parent=self, depends_on=installed)
+
+        proxy = self._resource(f"{name}-proxy-config", ENVOY_API, "EnvoyProxy",
+                               {"name": PROXY_CONFIG, "namespace": namespace, "labels": labels}, {
+            "provider": {"type": "Kubernetes", "kubernetes": {
+                "envoyService": {"name": ROUTER_SERVICE, "type": "ClusterIP"},
+                "envoyDeployment": {"replicas": 1},
+            }},
+        }, after_install)
+        gateway_class = self._resource(f"{name}-class", GATEWAY_API, "GatewayClass",
+                                       {"name": GATEWAY_CLASS, "labels": labels}, {
+            "controllerName": CONTROLLER_NAME,
+            "parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy",
+                              "name": PROXY_CONFIG, "namespace": namespace},
+        }, pulumi.ResourceOptions(parent=self, depends_on=[*installed, proxy]))
+        self.gateway = self._resource(f"{name}-gateway", GATEWAY_API, "Gateway",
+                                      {"name": names.gateway, "namespace": namespace, "labels": labels}, {
+            "gatewayClassName": GATEWAY_CLASS,
+            "listeners": [{"name": "http", "protocol": "HTTP", "port": ROUTER_PORT,
+                           "allowedRoutes": {"namespaces": {"from": "Same"}}}],
+        }, pulumi.ResourceOptions(parent=self, depends_on=[gateway_class]))
+
+        route = render_httproute(initial_state(versions), names)
+        metadata = dict(route["metadata"])
+        metadata["annotations"] = {**metadata.get("annotations", {}), **PATCH_FORCE}
+        metadata["labels"] = {**metadata.get("labels", {}), **labels}
+        metadata["namespace"] = namespace
+        self.route = self._resource(f"{name}-route", route["apiVersion"], route["kind"], metadata, route["spec"],
+                                    pulumi.ResourceOptions(parent=self, depends_on=[self.gateway, *backends]))
+        self.url = pulumi.Output.from_input(
+            f"http://{ROUTER_SERVICE}.{ENVOY_GATEWAY_NAMESPACE}.svc.cluster.local:{ROUTER_PORT}")
+        self.register_outputs({"url": self.url})
+
+    @staticmethod
+    def _resource(name: str, api_version: str, kind: str, metadata: Mapping[str, object],
+                  spec: Mapping[str, object], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+        return k8s.apiextensions.CustomResource(name, api_version=api_version, kind=kind,
+                                                metadata=dict(metadata), spec=dict(spec), opts=opts)

@@ -1,0 +1,104 @@
+"""RolloutLab: everything one lab runs on a cluster — its namespace, the model versions, router, Prometheus and load."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from rolloutlab.infra.config import StackConfig, load_settings
+from rolloutlab.infra.gateway import ENVOY_GATEWAY_NAMESPACE, PATCH_FORCE, ROUTER_PORT, ROUTER_SERVICE, ModelRouter
+from rolloutlab.infra.load_generator import MASTER_NAME, WEB_PORT, LoadGenerator
+from rolloutlab.infra.model_version import ModelVersion
+from rolloutlab.infra.prometheus import PROMETHEUS_PORT, Prometheus
+from rolloutlab.k8s_names import MODEL_PORT, PART_OF, PART_OF_LABEL, K8sNames
+
+
+class RolloutLab(pulumi.ComponentResource):
+    """The lab on one cluster; `endpoints` is what the KubernetesTarget and the user need to reach it."""
+
+    versions: dict[str, ModelVersion]
+    stable: k8s.core.v1.Service
+    router: ModelRouter
+    prometheus: Prometheus
+    load: LoadGenerator | None
+    endpoints: pulumi.Output[dict]
+
+    def __init__(
+        self,
+        name: str,
+        config: StackConfig,
+        names: K8sNames,
+        *,
+        locustfiles: Mapping[str, str],
+        holdout: str,
+        load_image: str = "",
+        images_ready: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("rolloutlab:lab:RolloutLab", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ns = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": names.namespace, "labels": {
+                PART_OF_LABEL: PART_OF,
+                # The lab's own pods all meet the restricted Pod Security Standard; enforce it.
+                "pod-security.kubernetes.io/enforce": "restricted",
+            }},
+            opts=child,
+        )
+        namespace = ns.metadata["name"]
+        self.versions = {
+            version: ModelVersion(
+                f"{name}-{version.lower()}", version=version, names=names, namespace=namespace,
+                registry=config.registry, replicas=config.replicas, image_pull_policy=config.image_pull_policy,
+                wait_for=images_ready, opts=child,
+            )
+            for version in config.versions
+        }
+        # Blue-green by Service selector: the ServiceSelectorRouter switches this Service between versions'
+        # pods at run time; it starts on the first version, like the route.
+        first = config.versions[0]
+        self.stable = k8s.core.v1.Service(
+            f"{name}-stable",
+            metadata={"name": names.stable_service, "namespace": namespace,
+                      "labels": {PART_OF_LABEL: PART_OF}, "annotations": PATCH_FORCE},
+            spec={"type": "ClusterIP", "selector": names.version_labels(first),
+                  "ports": [{"name": "http", "port": MODEL_PORT, "targetPort": "http", "protocol": "TCP"}]},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versions[first].deployment]),
+        )
+        self.router = ModelRouter(
+            f"{name}-router", names=names, namespace=namespace, versions=list(config.versions),
+            install_envoy_gateway=config.install_envoy_gateway, envoy_gateway_version=config.envoy_gateway_version,
+            backends=[v.service for v in self.versions.values()], opts=child,
+        )
+        self.prometheus = Prometheus(f"{name}-prometheus", names=names, namespace=namespace,
+                                     image=config.prometheus_image, opts=child)
+        self.load = None
+        if config.load_workers > 0:
+            self.load = LoadGenerator(
+                f"{name}-load", namespace=namespace, target_url=self.router.url, locustfiles=locustfiles,
+                holdout=holdout, image=load_image or config.load_image, workers=config.load_workers,
+                env=load_settings(config),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.router, *images_ready]),
+            )
+        self.endpoints = pulumi.Output.all(
+            namespace=namespace,
+            versions=pulumi.Output.all(**{v: mv.url for v, mv in self.versions.items()}),
+            router=self.router.url,
+            prometheus=self.prometheus.url,
+        ).apply(lambda values: {
+            "namespace": values["namespace"],
+            "versions": values["versions"],
+            # In-cluster URLs, and the Services a port-forward reaches them through.
+            "router": {"url": values["router"], "namespace": ENVOY_GATEWAY_NAMESPACE,
+                       "service": ROUTER_SERVICE, "port": ROUTER_PORT},
+            "stable": {"url": f"http://{names.stable_service}.{values['namespace']}.svc.cluster.local:{MODEL_PORT}",
+                       "namespace": values["namespace"], "service": names.stable_service, "port": MODEL_PORT},
+            "prometheus": {"url": values["prometheus"], "namespace": values["namespace"],
+                           "service": "prometheus", "port": PROMETHEUS_PORT},
+            "load": ({"namespace": values["namespace"], "service": MASTER_NAME, "port": WEB_PORT,
+                      "workers": config.load_workers} if self.load else None),
+        })
+        self.register_outputs({"endpoints": self.endpoints})
