@@ -1,0 +1,50 @@
+"""The one place that picks a TrafficRouter implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rolloutlab.errors import RoutingError
+from rolloutlab.k8s_names import K8sNames
+from rolloutlab.routers.base import TrafficRouter
+from rolloutlab.routers.nginx_config import NginxLayout
+
+KUBERNETES_ROUTERS = ("gateway-api", "service-selector")
+
+
+def nginx_router(nginx: str, layout: NginxLayout) -> TrafficRouter:
+    """The local target's router: NGINX with the given layout (its master found by its pid file)."""
+    from rolloutlab.routers.nginx import NginxRouter
+
+    return NginxRouter(nginx, layout)
+
+
+def kubernetes_router(kind: str, names: K8sNames, versions: Iterable[str], api_client: Any = None) -> TrafficRouter:
+    """A Kubernetes router: "gateway-api" (weights, header rules, mirroring) or "service-selector" (blue-green).
+
+    api_client is a kubernetes.client.ApiClient; by default one from the current kubeconfig context.
+    """
+    if kind not in KUBERNETES_ROUTERS:
+        raise RoutingError(f"unknown Kubernetes router {kind!r}; choose one of {', '.join(KUBERNETES_ROUTERS)}")
+    from kubernetes import client
+
+    api_client = api_client or _kubeconfig_client()
+    if kind == "gateway-api":
+        from rolloutlab.routers.gateway_api import GatewayApiRouter
+
+        return GatewayApiRouter(client.CustomObjectsApi(api_client), names, versions)
+    from rolloutlab.routers.service_selector import ServiceSelectorRouter
+
+    return ServiceSelectorRouter(client.CoreV1Api(api_client), names, versions)
+
+
+def _kubeconfig_client() -> Any:
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        config.load_kube_config()
+    except (ConfigException, OSError) as exc:
+        raise RoutingError(f"no usable kubeconfig for the Kubernetes router: {exc}") from exc
+    return client.ApiClient()
