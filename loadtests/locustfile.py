@@ -1,7 +1,31 @@
-"""The prediction user: posts held-out digits rows to the router at a steady per-user rate.
+"""The prediction user: seeded end users post held-out rows, then the true label after a delay.
 
-Configured by the environment the lab sets: ROLLOUTLAB_HOLDOUT (JSON rows), ROLLOUTLAB_RATE_PER_USER
-(requests per second per user), ROLLOUTLAB_SEED (same seed, same rows in the same order).
+Configured only by environment variables, so a container (the Kubernetes master/worker Deployments)
+runs this file unchanged:
+
+  ROLLOUTLAB_HOLDOUT         JSON file of held-out rows [{"features": [64 floats], "label": int}] (required)
+  ROLLOUTLAB_RATE_PER_USER   requests per second each Locust user aims for (default 5)
+  ROLLOUTLAB_SEED            seed of the traffic plan: same seed, same users and rows (default 42)
+  ROLLOUTLAB_POPULATION      distinct end-user ids, sent as x-user-id for sticky routing (default 1000)
+  ROLLOUTLAB_FEEDBACK_DELAY  seconds until the true label goes to /feedback; "off" disables (default 2)
+  ROLLOUTLAB_USERS           steady / peak number of Locust users (default 10)
+  ROLLOUTLAB_SHAPE           steady | ramp | step | spike | soak | wave (default steady)
+  ROLLOUTLAB_SHAPE_PARAMS    JSON object of the shape's other parameters, times in seconds,
+                             e.g. {"start_users": 1, "ramp_time": 60} (default {})
+  ROLLOUTLAB_DURATION        seconds after which the shape ends the test (default: until stopped)
+  ROLLOUTLAB_RUN_TIME        hard bound: quit after this many seconds, killed 15 s later (default: none)
+  ROLLOUTLAB_PARENT_PID      quit when this process stops being our parent (default: none)
+  ROLLOUTLAB_EXPORTER_PORT   serve client metrics for Prometheus at :PORT/metrics (default: none)
+  ROLLOUTLAB_EXPORTER_HOST   the exporter's address; 0.0.0.0 in a pod (default 127.0.0.1)
+  ROLLOUTLAB_WORKERS         number of Locust workers, so slots match a single process (default 1)
+  ROLLOUTLAB_FORCE_VERSION   send x-model-version on every prediction (stress one version)
+  ROLLOUTLAB_TRAFFIC_LOG     append one JSON line per prediction and per feedback here (audits)
+  ROLLOUTLAB_METRICS_FILE    on exit, write the final client metrics (Prometheus text format) here
+
+Each Locust user is a slot of the seeded plan (loadgen/traffic.py): every request draws an end user
+from the population and a held-out row. The answer names the version that served it; the label is
+posted to /feedback `ROLLOUTLAB_FEEDBACK_DELAY` seconds later through the router, with
+x-model-version set so it reaches that same version (late rewards, as in production).
 """
 
 from __future__ import annotations
@@ -9,37 +33,164 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import random
+import sys
+import time
+from typing import Any
 
-from locust import FastHttpUser, constant_throughput, task
+import gevent
+from locust import FastHttpUser, constant_throughput, events, task
+from locust.runners import MasterRunner, WorkerRunner
 
-ROWS = json.load(open(os.environ["ROLLOUTLAB_HOLDOUT"], encoding="utf-8"))
-RATE = float(os.environ.get("ROLLOUTLAB_RATE_PER_USER", "5"))
-SEED = int(os.environ.get("ROLLOUTLAB_SEED", "42"))
-_user_ids = itertools.count()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from loadgen import settings as settings_module, watchdog  # noqa: E402
+from loadgen.exporter import (  # noqa: E402
+    NO_RESPONSE, UNKNOWN_VERSION, ClientMetrics, feedback_outcome, prediction_outcome,
+)
+from loadgen.traffic import request_stream, user_slot  # noqa: E402
+from shapes import locust_shape  # noqa: E402
+
+try:
+    SETTINGS = settings_module.from_env(os.environ)
+    with open(SETTINGS.holdout, encoding="utf-8") as _handle:
+        ROWS: list[dict[str, Any]] = json.load(_handle)
+    if not ROWS:
+        raise settings_module.SettingsError(f"ROLLOUTLAB_HOLDOUT={SETTINGS.holdout} holds no rows")
+    _params = {**SETTINGS.shape_params, "users": SETTINGS.users, "duration": SETTINGS.duration}
+    # Locust runs the one LoadTestShape subclass it finds in this module.
+    LabShape = locust_shape(SETTINGS.shape, _params)
+except (OSError, ValueError, TypeError) as _exc:
+    # Locust would print a traceback; one line names what to fix.
+    sys.stderr.write(f"rolloutlab locustfile: {_exc}\n")
+    sys.exit(2)
+
+METRICS = ClientMetrics()
+_local_users = itertools.count()
+# Labels waiting for their delay, process-wide: a user who leaves (a shape scaling down) still gets
+# their labels delivered, as the real world would; only the end of the test cancels them.
+_pending: set[gevent.Greenlet] = set()
+_traffic_log = open(SETTINGS.traffic_log, "a", encoding="utf-8") if SETTINGS.traffic_log else None
+
+
+def _audit(**record: Any) -> None:
+    if _traffic_log is not None:
+        _traffic_log.write(json.dumps({"t": time.time(), "pid": os.getpid(), **record}) + "\n")
+        _traffic_log.flush()
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        watchdog.install(runner.quit, SETTINGS.run_time, SETTINGS.parent_pid, handle_sigterm=False)
+    else:
+        # Ending the shape lets Locust stop the users and write its stats once, on its own path;
+        # runner.quit() from here would race with the quit Locust makes when the shape ends.
+        watchdog.install(environment.shape_class.request_stop, SETTINGS.run_time, SETTINGS.parent_pid,
+                         handle_sigterm=True)
+    if SETTINGS.exporter_port is None:
+        return
+    runs_users = not isinstance(runner, MasterRunner)
+    runs_shape = not isinstance(runner, WorkerRunner)
+    METRICS.bind(
+        users=(lambda: runner.user_count) if runs_users else None,
+        target_users=(lambda: (runner.shape_last_tick or (0,))[0]) if runs_shape else None,
+        cpu=lambda: runner.current_cpu_usage,
+    )
+    METRICS.serve(SETTINGS.exporter_host, SETTINGS.exporter_port)
+
+
+@events.test_stop.add_listener
+def _on_test_stop(**_: Any) -> None:
+    # The run is over: labels still waiting are dropped, and counted so nobody mistakes them for lost.
+    waiting = list(_pending)
+    _pending.clear()
+    for greenlet in waiting:
+        greenlet.kill(block=False)
+        METRICS.feedback_pending.dec()
+        METRICS.observe_feedback(greenlet.args[0] if greenlet.args else UNKNOWN_VERSION, "cancelled")
+
+
+@events.quit.add_listener
+def _on_quit(**_: Any) -> None:
+    # Fired after the users have stopped, so the file holds the run's final counts.
+    if SETTINGS.metrics_file:
+        METRICS.write(SETTINGS.metrics_file)
 
 
 class PredictionUser(FastHttpUser):
-    wait_time = constant_throughput(RATE)
+    wait_time = constant_throughput(SETTINGS.rate_per_user)
 
     def on_start(self) -> None:
-        self.user_id = next(_user_ids)
-        order = list(range(len(ROWS)))
-        random.Random(SEED * 100_003 + self.user_id).shuffle(order)
-        self.rows = itertools.cycle(order)
+        worker_index = max(0, getattr(self.environment.runner, "worker_index", 0))
+        self.slot = user_slot(next(_local_users), worker_index % SETTINGS.workers, SETTINGS.workers)
+        self.plan = request_stream(SETTINGS.seed, self.slot, SETTINGS.population, len(ROWS))
 
     @task
     def predict(self) -> None:
-        row = ROWS[next(self.rows)]
-        with self.client.post(
-            "/predict", json={"instances": [row["features"]]}, name="/predict", catch_response=True
-        ) as response:
-            if response.status_code != 200:
-                response.failure(f"HTTP {response.status_code}")
-                return
+        draw = next(self.plan)
+        row = ROWS[draw.row]
+        headers = {"x-user-id": draw.user_id}
+        if SETTINGS.force_version:
+            headers["x-model-version"] = SETTINGS.force_version
+        started = time.perf_counter()
+        with self.client.post("/predict", json={"instances": [row["features"]]}, headers=headers,
+                              name="/predict", catch_response=True) as response:
+            seconds = time.perf_counter() - started
+            version, request_id = self._read_answer(response)
+            outcome = prediction_outcome(response.status_code or 0, version is not None)
+            served = version or (NO_RESPONSE if outcome == "connection_error" else UNKNOWN_VERSION)
+            METRICS.observe_prediction(served, outcome, seconds)
+            if outcome == "ok":
+                response.success()
+            elif outcome == "no_version":
+                response.failure("the response names no model version")
+            else:
+                response.failure(f"HTTP {response.status_code}" if response.status_code else
+                                 f"no response: {response.error!r}")
+        _audit(kind="predict", slot=draw.slot, seq=draw.seq, user=draw.user_id, row=draw.row,
+               status=response.status_code or 0, version=served, request_id=request_id)
+        if outcome == "ok" and SETTINGS.feedback_delay is not None:
+            if request_id is None:
+                METRICS.observe_feedback(served, "no_request_id")
+            else:
+                self._schedule_feedback(served, request_id, int(row["label"]), draw.user_id)
+
+    @staticmethod
+    def _read_answer(response: Any) -> tuple[str | None, str | None]:
+        """(served version, request id) from the headers, else the JSON body; None where missing."""
+        headers = response.headers or {}
+        version, request_id = headers.get("x-model-version"), headers.get("x-request-id")
+        if (version is None or request_id is None) and response.status_code and 200 <= response.status_code < 300:
             try:
-                response.json()["version"]
-            except (ValueError, KeyError, TypeError):
-                response.failure("response names no model version")
-                return
-            response.success()
+                body = response.json()
+            except (ValueError, TypeError):
+                body = {}
+            if isinstance(body, dict):
+                version = version or (str(body["version"]) if body.get("version") is not None else None)
+                request_id = request_id or (str(body["request_id"]) if body.get("request_id") is not None else None)
+        return version, request_id
+
+    def _schedule_feedback(self, version: str, request_id: str, label: int, user_id: str) -> None:
+        greenlet = gevent.spawn_later(SETTINGS.feedback_delay, self._send_feedback, version, request_id, label,
+                                      user_id)
+        _pending.add(greenlet)
+        METRICS.feedback_pending.inc()
+
+    def _send_feedback(self, version: str, request_id: str, label: int, user_id: str) -> None:
+        try:
+            # Through the router, pinned to the version that answered, which alone knows this request id.
+            with self.client.post("/feedback", json={"request_id": request_id, "label": label},
+                                  headers={"x-model-version": version, "x-user-id": user_id},
+                                  name="/feedback", catch_response=True) as response:
+                outcome = feedback_outcome(response.status_code or 0)
+                if outcome == "accepted":
+                    response.success()
+                else:
+                    response.failure(f"feedback {outcome} (HTTP {response.status_code})")
+            METRICS.observe_feedback(version, outcome)
+            _audit(kind="feedback", request_id=request_id, version=version, status=response.status_code or 0)
+        finally:
+            if gevent.getcurrent() in _pending:  # else the end of the test has already accounted for it
+                _pending.discard(gevent.getcurrent())
+                METRICS.feedback_pending.dec()

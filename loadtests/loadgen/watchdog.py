@@ -1,0 +1,65 @@
+"""Keep a Locust process from outliving its run: a hard run-time bound and a watch on the parent."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+
+KILL_GRACE_SECONDS = 15  # after the graceful quit, SIGALRM ends the process even if its loop is stuck
+STOP_GRACE_SECONDS = 10  # a stop that has not ended the process by then (e.g. a master still waiting
+                         # for workers that are gone) ends it with os._exit
+
+log = logging.getLogger("rolloutlab.watchdog")
+
+
+def stop_reason(elapsed: float, run_time: float | None, parent_pid: int | None, current_parent: int) -> str | None:
+    """Why the process must stop now, or None (pure, for tests)."""
+    if run_time is not None and elapsed >= run_time:
+        return f"run-time bound of {run_time:g}s reached"
+    if parent_pid is not None and current_parent != parent_pid:
+        return f"parent process {parent_pid} is gone"
+    return None
+
+
+def install(stop: Callable[[], None], run_time: float | None, parent_pid: int | None, handle_sigterm: bool) -> None:
+    """Call stop() at the bound or when the parent dies; SIGALRM backs the bound up with the kernel's help.
+
+    handle_sigterm: also call stop() on SIGTERM. A headless run with a shape needs it: Locust installs
+    its own SIGTERM handler only after the shape has finished, so until then SIGTERM would kill the
+    process before it writes its CSV files. (Workers have Locust's handler from the start.)
+    """
+    import gevent  # a Locust process: the watch runs as a greenlet beside the users
+
+    def stop_for_sure() -> None:
+        stop()
+        gevent.spawn_later(STOP_GRACE_SECONDS, _force_exit)
+
+    if run_time is not None:
+        # SIGALRM's default action terminates the process: the bound holds even if the loop is wedged.
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(int(run_time) + KILL_GRACE_SECONDS)
+    if handle_sigterm:
+        gevent.signal_handler(signal.SIGTERM, stop_for_sure)
+    if run_time is None and parent_pid is None:
+        return
+    started = time.monotonic()
+
+    def watch() -> None:
+        while True:
+            gevent.sleep(0.5)
+            reason = stop_reason(time.monotonic() - started, run_time, parent_pid, os.getppid())
+            if reason:
+                log.warning("stopping the load test: %s", reason)
+                stop_for_sure()
+                return
+
+    gevent.spawn(watch)
+
+
+def _force_exit() -> None:
+    log.error("the load test did not stop within %ss of being asked to; exiting now", STOP_GRACE_SECONDS)
+    logging.shutdown()
+    os._exit(3)
