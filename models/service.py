@@ -1,28 +1,177 @@
-"""The model server: one BentoML service, built once per version (the version is baked into the bento)."""
+"""The model server: one BentoML service per version, with its build-time faults baked into build.json.
+
+    POST /predict   {"instances": [[64 numbers], ...]}  → {"predictions": [...], "version", "request_id"}
+    POST /feedback  {"request_id", "label"|"labels"|"reward"} or {"version", "reward"} → counted in metrics
+
+Both answer JSON with `x-model-version` and `x-request-id` headers; bad input is a 4xx whose body names
+the problem, counted in `rolloutlab_bad_requests_total{reason}`. The two routes are a Starlette app
+mounted on the BentoML service (not @bentoml.api) so that the server, not the framework, words every
+error, including bodies that are not JSON at all; BentoML still serves them, probes, and measures them
+in `bentoml_service_request_*`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import math
+import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import bentoml
 import joblib
 import numpy as np
-from pydantic import Field
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from faults import FaultInjector
+from payloads import REQUEST_ID, BadInput, parse_feedback, parse_json, parse_predict
+from request_memory import FeedbackAlreadyGiven, RequestMemory, UnknownRequest
 
 # Written into the build context by models/build.py: this bento serves exactly one version.
-BUILD = json.loads((Path(__file__).parent / "build.json").read_text(encoding="utf-8"))
+BUILD: dict[str, Any] = json.loads((Path(__file__).parent / "build.json").read_text(encoding="utf-8"))
+NAME = BUILD["name"]
 N_FEATURES = int(BUILD["n_features"])
-MAX_BATCH = 64
+N_CLASSES = 10
+SERVING: dict[str, Any] = BUILD["serving"]
 
 # Fine buckets at the low end: a scikit-learn model answers in 1–5 ms and canary analysis compares p95s.
 LATENCY_BUCKETS = [0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1,
                    0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0]
 
 
-class BadRequest(bentoml.exceptions.InvalidArgument):
-    """Answered as HTTP 400 with the message in the JSON body."""
+class Telemetry:
+    """The lab's own counters, exported on /metrics beside BentoML's.
+
+    prometheus_client is imported here, in the worker, not at module import: BentoML sets
+    PROMETHEUS_MULTIPROC_DIR during worker start-up, after importing this module, and prometheus_client
+    picks single- or multi-process mode when first imported.
+    """
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter
+
+        self.feedback = Counter("rolloutlab_feedback", "Feedback messages (rows for labels) per version and kind",
+                                ["model_version", "kind"])
+        self.reward = Counter("rolloutlab_reward", "Sum of rewards per version (label feedback: 1 per correct "
+                                                   "prediction)", ["model_version"])
+        self.bad_requests = Counter("rolloutlab_bad_requests", "Requests answered 4xx, by reason",
+                                    ["model_version", "reason"])
+        # Series exist from the start, so rate() and increase() see the first feedback.
+        for kind in ("label", "reward"):
+            self.feedback.labels(model_version=NAME, kind=kind)
+        self.reward.labels(model_version=NAME)
+
+
+def _headers(request_id: str) -> dict[str, str]:
+    return {"x-model-version": NAME, "x-request-id": request_id}
+
+
+def _request_id(request: Request) -> str:
+    """The caller's x-request-id when it looks like one (traces line up), else a new one."""
+    given = request.headers.get("x-request-id", "")
+    return given if REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _error(service: DigitsClassifier, request_id: str, status: int, reason: str, message: str,
+           extra_headers: dict[str, str] | None = None) -> JSONResponse:
+    if 400 <= status < 500:
+        service.telemetry.bad_requests.labels(model_version=NAME, reason=reason).inc()
+    body = {"error": message, "reason": reason, "version": NAME, "request_id": request_id}
+    return JSONResponse(body, status_code=status, headers={**_headers(request_id), **(extra_headers or {})})
+
+
+async def _read_json(request: Request) -> Any:
+    """The body as JSON, refusing bodies over max_body_kib before reading them whole."""
+    limit = int(SERVING["max_body_kib"]) * 1024
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BadInput(413, "body_too_large", f"the body has {int(declared)} bytes; at most {limit} allowed")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadInput(413, "body_too_large", f"the body is over {limit} bytes")
+        chunks.append(chunk)
+    return parse_json(b"".join(chunks))
+
+
+async def predict(request: Request) -> JSONResponse:
+    service: DigitsClassifier = bentoml.get_current_service()
+    request_id = _request_id(request)
+    try:
+        if request.method != "POST":
+            raise BadInput(405, "method_not_allowed", f"{request.method} /predict: use POST with a JSON body")
+        rows = parse_predict(await _read_json(request), int(SERVING["max_batch"]), N_FEATURES)
+    except BadInput as exc:
+        return _error(service, request_id, exc.status, exc.reason, exc.message)
+    except ClientDisconnect:
+        return _error(service, request_id, 400, "client_disconnect", "the client went away mid-body")
+    faults = service.faults
+    if not faults.is_warm():
+        wait = max(0.0, (faults.ready_at or 0.0) - time.monotonic())
+        return _error(service, request_id, 503, "warming_up", f"{NAME} is still starting; ready in {wait:.0f}s",
+                      {"retry-after": str(max(1, round(wait)))})
+    status = faults.error_status()
+    if status is not None:
+        return _error(service, request_id, status, "injected_fault",
+                      f"{NAME} failed this request (a build-time fault: {faults.describe()})")
+    delay = faults.delay_seconds()
+    if delay > 0:
+        await asyncio.sleep(delay)  # async: a slow version stays slow, it does not also run out of threads
+    predictions = tuple(int(p) for p in service.model.predict(np.asarray(rows, dtype=float)))
+    service.memory.remember(request_id, predictions)
+    faults.leak()
+    body = {"predictions": list(predictions), "version": NAME, "request_id": request_id}
+    return JSONResponse(body, headers=_headers(request_id))
+
+
+async def feedback(request: Request) -> JSONResponse:
+    service: DigitsClassifier = bentoml.get_current_service()
+    request_id = _request_id(request)
+    try:
+        if request.method != "POST":
+            raise BadInput(405, "method_not_allowed", f"{request.method} /feedback: use POST with a JSON body")
+        message = parse_feedback(await _read_json(request), N_CLASSES)
+        if message.version is not None and message.version != NAME:
+            raise BadInput(400, "wrong_version", f"this server serves version {NAME!r}, not {message.version!r}; "
+                                                 "send the x-model-version header so the router picks it")
+        rows, reward = 1, message.reward
+        if message.request_id is not None:
+            request_id = message.request_id
+            entry = service.memory.lookup(message.request_id)
+            if message.labels is not None:
+                if len(message.labels) != len(entry.predictions):
+                    hint = '"label"' if len(entry.predictions) == 1 else f'"labels" with {len(entry.predictions)}'
+                    raise BadInput(400, "bad_feedback", f"request {message.request_id} had {len(entry.predictions)} "
+                                                        f"row(s); send {hint} label(s)")
+                rows = len(entry.predictions)
+                reward = float(sum(p == y for p, y in zip(entry.predictions, message.labels)))
+            entry.used = True
+    except BadInput as exc:
+        return _error(service, request_id, exc.status, exc.reason, exc.message)
+    except UnknownRequest:
+        return _error(service, request_id, 404, "unknown_request",
+                      f"unknown or expired request_id {request_id!r}: {NAME} remembers requests for "
+                      f"{SERVING['feedback_ttl_seconds']:g}s, the last {SERVING['feedback_max_requests']} at most")
+    except FeedbackAlreadyGiven:
+        return _error(service, request_id, 409, "duplicate_feedback",
+                      f"feedback for request {request_id!r} was already counted; it counts once")
+    except ClientDisconnect:
+        return _error(service, request_id, 400, "client_disconnect", "the client went away mid-body")
+    service.telemetry.feedback.labels(model_version=NAME, kind=message.kind).inc(rows)
+    service.telemetry.reward.labels(model_version=NAME).inc(reward or 0.0)
+    body = {"version": NAME, "request_id": message.request_id, "kind": message.kind, "rows": rows, "reward": reward}
+    return JSONResponse(body, headers=_headers(request_id))
+
+
+# Every method reaches the handlers, so a GET gets a JSON 405 like any other bad request.
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+api = Starlette(routes=[Route("/predict", predict, methods=ALL_METHODS),
+                        Route("/feedback", feedback, methods=ALL_METHODS)])
 
 
 @bentoml.service(
@@ -30,21 +179,19 @@ class BadRequest(bentoml.exceptions.InvalidArgument):
     workers=1,
     traffic={"timeout": 30},
     metrics={"enabled": True, "namespace": "bentoml_service", "duration": {"buckets": LATENCY_BUCKETS}},
-    labels={"model_version": BUILD["version"]},
+    labels={"model_version": NAME},
 )
+@bentoml.asgi_app(api, path="/")
 class DigitsClassifier:
     model_ref = bentoml.models.BentoModel(BUILD["model_tag"])
 
     def __init__(self) -> None:
+        self.faults = FaultInjector(BUILD["faults"])
         self.model = joblib.load(self.model_ref.path_of("model.joblib"))
-        self.version = BUILD["version"]
+        self.version = NAME
+        self.memory = RequestMemory(int(SERVING["feedback_max_requests"]), float(SERVING["feedback_ttl_seconds"]))
+        self.telemetry = Telemetry()
 
-    @bentoml.api(route="/predict")
-    def predict(self, instances: list[list[float]] = Field(min_length=1, max_length=MAX_BATCH)) -> dict:
-        for index, row in enumerate(instances):
-            if len(row) != N_FEATURES:
-                raise BadRequest(f"instances[{index}] has {len(row)} features; expected {N_FEATURES}")
-            if not all(math.isfinite(value) for value in row):
-                raise BadRequest(f"instances[{index}] contains NaN or infinity")
-        predictions = self.model.predict(np.asarray(instances, dtype=float))
-        return {"predictions": [int(p) for p in predictions], "version": self.version}
+    def __is_ready__(self) -> bool:
+        """/readyz: a cold-start version is not ready until its warm-up time has passed."""
+        return self.faults.is_warm()
