@@ -58,7 +58,9 @@ class CanaryRun:
         self.progress = progress
         self.sleep = sleep
         self.started = time.monotonic()
-        self.last_baseline: VersionMetrics | None = None
+        # The baseline at full traffic, measured before the rollout: the only fair reference once the
+        # candidate takes 100 % (a baseline window from a partial step saw less load than the candidate does).
+        self.full_load_baseline: VersionMetrics | None = None
 
     # --- helpers -------------------------------------------------------------------------------
     def _say(self, message: str) -> None:
@@ -85,9 +87,9 @@ class CanaryRun:
             baseline = measure(self.metrics, v.baseline, window_s)
         except MetricsUnavailable as exc:
             return Assessment(Verdict.ERROR, (str(exc),))
-        if baseline.requests >= 1 and not math.isnan(baseline.p95_ms):
-            self.last_baseline = baseline
-        assessment = assess_canary(candidate, self.last_baseline, limits)
+        concurrent = baseline.requests >= limits.min_requests and not math.isnan(baseline.p95_ms)
+        reference = baseline if concurrent else self.full_load_baseline
+        assessment = assess_canary(candidate, reference, limits)
         self.journal.write(
             "analysis",
             candidate_percent=step_percent,
@@ -96,9 +98,27 @@ class CanaryRun:
             reasons=list(assessment.reasons),
             candidate=candidate.to_dict(),
             baseline=baseline.to_dict(),
-            reference_baseline=self.last_baseline.to_dict() if self.last_baseline else None,
+            reference_baseline=reference.to_dict() if reference else None,
         )
         return assessment
+
+    def _measure_full_load_baseline(self) -> None:
+        """Watch the baseline alone under the run's load for one interval, as the reference for 100 %."""
+        s = self.scenario
+        self._say(f"measuring {s.versions.baseline} alone at 100% for {s.analysis.interval:g}s "
+                  "(the reference once the candidate takes all traffic)")
+        self._wait(s.analysis.interval)
+        try:
+            baseline = measure(self.metrics, s.versions.baseline, s.analysis.interval)
+        except MetricsUnavailable as exc:
+            self.journal.write("baseline_reference", error=str(exc))
+            self._say(f"no baseline reference: {exc}")
+            return
+        if baseline.requests >= s.analysis.min_requests and not math.isnan(baseline.p95_ms):
+            self.full_load_baseline = baseline
+        self.journal.write("baseline_reference", baseline=baseline.to_dict())
+        self._say(f"{s.versions.baseline} alone: {baseline.requests:.0f} requests, error rate "
+                  f"{baseline.error_rate:.2%}, p95 {baseline.p95_ms:.1f} ms")
 
     # --- the run -------------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -110,6 +130,7 @@ class CanaryRun:
             if self.load is not None:
                 record = self.load.start()
                 self._say(f"load: {s.load.users} users × {s.load.rate_per_user:g} req/s (locust pid {record.pid})")
+            self._measure_full_load_baseline()
             outcome = self._steps()
         except (KeyboardInterrupt, RolloutLabError) as exc:
             reason = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else str(exc)

@@ -41,3 +41,7 @@ class MetricsUnavailable(RolloutLabError):
 
 class LoadError(RolloutLabError):
     """The load generator could not start or failed while running."""
+
+
+class ClusterError(RolloutLabError):
+    """The Kubernetes target's stack config is invalid, or its stack could not be brought up, inspected or torn down."""

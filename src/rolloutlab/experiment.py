@@ -71,16 +71,17 @@ def run_scenario(
         progress(f"run directory {run_dir}")
         journal = Journal(run_dir / "journal.jsonl")
         load = LocustRunner(
-            LoadSpec(
-                locustfile=project_root() / "loadtests" / "locustfile.py",
+            LoadSpec.from_load(
+                scenario.load,  # its shape, seed, population and feedback delay; the rollout sets the duration
                 host=endpoints.router_url,
-                users=scenario.load.users,
-                rate_per_user=scenario.load.rate_per_user,
-                seed=scenario.load.seed,
                 holdout=zoo.holdout_path(),
                 # Bounded even if this process dies: every step may hold up to its limits, plus slack.
                 max_seconds=scenario.expected_seconds * (1 + scenario.analysis.inconclusive_limit
                                                          + scenario.analysis.failure_limit) + 60,
+                keep_duration=False,
+                locustfile=project_root() / "loadtests" / "locustfile.py",
+                file_sd_dir=target.file_sd_dir,  # client metrics beside the servers' in Prometheus
+                labels={"run": run_dir.name},
             ),
             run_dir / "load",
         )

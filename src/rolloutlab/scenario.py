@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from rolloutlab.durations import parse_duration
 from rolloutlab.errors import ScenarioError
+from rolloutlab.load.schema import Load, SteadyLoad, clean_location
 from rolloutlab.paths import project_root
 from rolloutlab.yamlfile import YamlDocument, parse_yaml
 
@@ -45,14 +46,6 @@ class Analysis(_Strict):
     inconclusive_limit: int = Field(2, ge=1)
 
 
-class Load(_Strict):
-    """Locust traffic for the whole run: users × rate_per_user requests per second."""
-
-    users: int = Field(10, ge=1, le=1000)
-    rate_per_user: float = Field(5.0, gt=0, le=100)
-    seed: int = 42
-
-
 class Scenario(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = ""
@@ -60,7 +53,10 @@ class Scenario(_Strict):
     versions: Versions
     steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(min_length=1)
     analysis: Analysis = Analysis()
-    load: Load = Load()
+    load: Load = SteadyLoad()  # Locust traffic for the whole run: a shape of users × rate_per_user
+    # What the scenario is meant to show; the CLI says whether the run matched, and the tests check
+    # that every shipped scenario does.
+    expect: Literal["promoted", "rolled back"] | None = None
 
     @model_validator(mode="after")
     def _steps_increase(self) -> Scenario:
@@ -70,8 +66,8 @@ class Scenario(_Strict):
 
     @property
     def expected_seconds(self) -> float:
-        """Run time when every step passes first time (used to bound the load process)."""
-        return self.analysis.interval * len(self.steps)
+        """Run time when every step passes first time: the baseline reference window, then each step."""
+        return self.analysis.interval * (1 + len(self.steps))
 
 
 def experiments_dir() -> Path:
@@ -128,8 +124,8 @@ def validate_scenario(doc: YamlDocument) -> Scenario:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = tuple(error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
+            loc, shape_message = clean_location(tuple(error["loc"]), error["type"], doc.data)
+            message = shape_message or error["msg"].removeprefix("Value error, ")
             if error["type"] == "missing":
                 message = "required field is missing"
             elif error["type"] == "extra_forbidden":

@@ -31,6 +31,9 @@ def test_canary_basic_promotes_v2_and_leaves_nothing_running(home: Path) -> None
     generations = [r["generation"] for r in records if r["event"] == "routing_applied"]
     assert generations == sorted(generations) and len(set(generations)) == len(generations)
 
+    reference = next(r for r in records if r["event"] == "baseline_reference")
+    assert reference["baseline"]["requests"] >= 15  # v1 alone at full load, before any canary traffic
+
     analyses = [r for r in records if r["event"] == "analysis"]
     assert [a["candidate_percent"] for a in analyses] == [10, 50, 100]
     assert all(a["verdict"] == "Successful" for a in analyses)
@@ -38,6 +41,8 @@ def test_canary_basic_promotes_v2_and_leaves_nothing_running(home: Path) -> None
         assert a["candidate"]["requests"] >= 15  # real traffic reached v2, as Prometheus counted it
         assert a["candidate"]["error_rate"] == 0
         assert 0 < a["candidate"]["p95_ms"] < 1000
+    # At 100 % the candidate is judged against the baseline's full-load window, not a partial one.
+    assert analyses[-1]["reference_baseline"] == reference["baseline"]
     # At 10 % the baseline carries about nine times the candidate's traffic.
     first = analyses[0]
     assert 5 < first["baseline"]["requests"] / first["candidate"]["requests"] < 15
@@ -53,7 +58,7 @@ def test_canary_basic_promotes_v2_and_leaves_nothing_running(home: Path) -> None
 
 def test_ctrl_c_routes_traffic_back_to_baseline_and_stops_the_lab(home: Path) -> None:
     process = subprocess.Popen(
-        [*CLI, "run", "canary-basic", "--set", "analysis.interval=60s"],
+        [*CLI, "run", "canary-basic", "--set", "analysis.interval=8s"],
         cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     journal = None

@@ -114,3 +114,16 @@ def test_bad_scenario_file_is_located(home: Path, tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"{bad}:3: versions.candidate: required field is missing" in result.stderr
     assert rolloutlab("run", "no-such-scenario").stderr.startswith("error: unknown scenario 'no-such-scenario'")
+
+
+def test_down_stops_model_workers_whose_server_died_first(home: Path) -> None:
+    result = rolloutlab("up")
+    assert result.returncode == 0, result.stderr
+    state = json.loads((home / "lab" / "state.json").read_text())
+    server = next(p for p in state["processes"] if p["name"] == "model v1")
+    workers = [w for w in state["workers"] if w["name"].startswith("model v1")]
+    assert workers, "BentoML's workers run in sessions of their own and must be recorded"
+    psutil.Process(server["pid"]).kill()  # the arbiter dies without stopping its worker
+    assert all(psutil.pid_exists(w["pid"]) for w in workers)
+    assert rolloutlab("down").returncode == 0
+    assert lab_processes(home) == []

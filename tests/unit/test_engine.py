@@ -93,3 +93,22 @@ def test_a_bug_still_leaves_traffic_on_baseline(tmp_path: Path) -> None:
     with pytest.raises(ZeroDivisionError):
         run.execute()
     assert router.current().weights == {"v1": 100, "v2": 0}
+
+
+def test_full_traffic_step_is_judged_against_the_baseline_measured_alone(tmp_path: Path) -> None:
+    source = metrics(v2_requests=100)
+    run, _, journal = make_run(tmp_path, source)
+    measure_alone = run._measure_full_load_baseline
+
+    def then_baseline_goes_idle() -> None:
+        measure_alone()
+        source.values[render("requests", "v1", SCENARIO.analysis.interval)] = 0
+
+    run._measure_full_load_baseline = then_baseline_goes_idle
+    assert run.execute().outcome == "promoted"
+    records = read_journal(journal)
+    reference = next(r for r in records if r["event"] == "baseline_reference")
+    last = [r for r in records if r["event"] == "analysis"][-1]
+    assert last["candidate_percent"] == 100
+    assert last["baseline"]["requests"] == 0
+    assert last["reference_baseline"] == reference["baseline"] and reference["baseline"]["requests"] == 500

@@ -24,6 +24,10 @@ def main() -> None:
       rolloutlab scenarios             list the shipped experiments
       rolloutlab run canary-basic      bring the lab up, run the canary under load, print the verdict
       rolloutlab up / status / down    keep a lab running between experiments
+      rolloutlab route show|set        inspect or change the traffic split of a running lab by hand
+      rolloutlab load / stress slow    drive load shapes at the lab; find a version's breaking point
+      rolloutlab models list|show      the immutable model versions, fault variants included
+      rolloutlab cluster up            the same lab on Kubernetes (kind, minikube, existing) via Pulumi
 
     State, logs and run reports live under $ROLLOUTLAB_HOME (default: <project>/.rolloutlab).
     """
@@ -34,12 +38,18 @@ def scenarios() -> None:
     """List the shipped scenarios (experiments/*.yaml) with their strategy and description."""
     from rolloutlab.scenario import list_scenarios, load_scenario
 
+    rows = []
     for path in list_scenarios():
         try:
             s = load_scenario(str(path))
-            say(f"{s.name:<22} {s.strategy:<10} {s.versions.baseline} → {s.versions.candidate}  {s.description}")
+            rows.append((s.name, s.strategy, f"{s.versions.baseline} → {s.versions.candidate}",
+                         s.expect or "–", s.description))
         except RolloutLabError as exc:
-            say(f"{path.stem:<22} INVALID    {str(exc).splitlines()[0]}")
+            rows.append((path.stem, "INVALID", "", "", str(exc).splitlines()[0]))
+    rows.insert(0, ("NAME", "STRATEGY", "VERSIONS", "EXPECT", "DESCRIPTION"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
 
 
 @main.command()
@@ -80,6 +90,9 @@ def run(scenario: str, overrides: tuple[str, ...], keep_up: bool, router_port: i
     colour = {"promoted": "green", "rolled back": "yellow"}.get(outcome.outcome, "red")
     click.secho(f"\nverdict: {outcome.outcome.upper()} — {outcome.reason} "
                 f"({outcome.analyses} analyses, {time.monotonic() - started:.0f}s)", fg=colour, bold=True)
+    if spec.expect:
+        matched = "as this scenario expects" if outcome.outcome == spec.expect else f"this scenario expects {spec.expect}"
+        say(f"({matched})")
     say(f"report:  {report.summary}")
     say(f"journal: {report.journal}")
     if outcome.interrupted:
@@ -150,9 +163,14 @@ def report(run_dir: Path) -> None:
     say(text)
 
 
-from rolloutlab.cli.models import models  # noqa: E402  (command groups register after main exists)
+# Command groups live in their own modules and register once `main` exists.
+from rolloutlab.cli.cluster import cluster  # noqa: E402
+from rolloutlab.cli.load import load, stress  # noqa: E402
+from rolloutlab.cli.models import models  # noqa: E402
+from rolloutlab.cli.route import route  # noqa: E402
 
-main.add_command(models)
+for _command in (models, route, load, stress, cluster):
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

@@ -39,6 +39,13 @@ def render_summary(records: list[dict[str, Any]], load: LoadStats | None = None)
     if finished and finished.get("final_weights"):
         weights = ", ".join(f"`{v}` {w}%" for v, w in sorted(finished["final_weights"].items()))
         lines.append(f"- **Traffic at the end:** {weights}")
+    reference = next((r for r in records if r["event"] == "baseline_reference" and "baseline" in r), None)
+    if reference:
+        b = reference["baseline"]
+        lines.append(
+            f"- **Baseline alone before the rollout:** `{baseline}` {b['requests']:.0f} requests, "
+            f"errors {_pct(b['error_rate'])}, p95 {_ms(b['p95_ms'])} (the reference at 100 %)"
+        )
     lines += [
         "",
         "## Analyses",

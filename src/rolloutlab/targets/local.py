@@ -11,13 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rolloutlab.errors import LabError
+from rolloutlab.errors import LabError, RoutingError
 from rolloutlab.paths import bentoml_env
-from rolloutlab.routers.nginx import NginxRouter, write_config
-from rolloutlab.routers.nginx_config import ROUTING_PATH, NginxLayout
+from rolloutlab.routers.journaled import JOURNAL_NAME, JournaledRouter, record_state
+from rolloutlab.routers.factory import nginx_router
+from rolloutlab.routers.nginx import write_config
+from rolloutlab.routers.nginx_config import METRICS_PATH, NginxLayout
 from rolloutlab.routing import RoutingState
 from rolloutlab.targets.processes import (
-    ProcessRecord, free_port, is_alive, require_free, spawn, stop, wait_until_ready,
+    ProcessRecord, descendants, free_port, is_alive, require_free, spawn, stop, wait_until_ready,
 )
 from rolloutlab.targets.programs import find_program
 from rolloutlab.targets.prometheus_config import render_prometheus_config
@@ -39,19 +41,25 @@ class LabState:
 
     versions: dict[str, int] = field(default_factory=dict)
     router_port: int = 0
+    router_metrics_port: int = 0  # the router's exporter, behind NGINX's METRICS_PATH
     prometheus_port: int = 0
     nginx: str = ""
     processes: list[ProcessRecord] = field(default_factory=list)
+    # Children that left their parent's process group (BentoML workers run in sessions of their own):
+    # recorded once ready, so `down` finds them even if their parent died first.
+    workers: list[ProcessRecord] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, object]:
-        return {**{k: v for k, v in self.__dict__.items() if k != "processes"},
-                "processes": [p.to_dict() for p in self.processes]}
+        return {**{k: v for k, v in self.__dict__.items() if k not in ("processes", "workers")},
+                "processes": [p.to_dict() for p in self.processes],
+                "workers": [p.to_dict() for p in self.workers]}
 
     @classmethod
     def from_dict(cls, data: dict) -> LabState:
         processes = [ProcessRecord(**p) for p in data.pop("processes", [])]
-        return cls(**data, processes=processes)
+        workers = [ProcessRecord(**p) for p in data.pop("workers", [])]
+        return cls(**data, processes=processes, workers=workers)
 
     @property
     def endpoints(self) -> Endpoints:
@@ -161,17 +169,41 @@ class LocalTarget:
         checks["prometheus"] = (record, f"http://127.0.0.1:{state.prometheus_port}/-/ready")
         progress(f"starting prometheus on 127.0.0.1:{state.prometheus_port} (pid {record.pid})")
 
+        state.router_metrics_port = free_port()
         layout = self._nginx_layout(state)
-        write_config(nginx, RoutingState({v: (100 if v == versions[0] else 0) for v in versions}), layout)
-        record = spawn("router", [nginx, "-p", str(layout.workdir), "-c", str(layout.workdir / "nginx.conf")],
-                       logs / "nginx.log", cwd=layout.workdir)
+        initial = RoutingState({v: (100 if v == versions[0] else 0) for v in versions}, reason="lab up")
+        write_config(nginx, initial, layout)
+        record_state(self.dir / JOURNAL_NAME, "routing_applied", initial, by="up")
+        # One process group: NGINX as the child of its exporter (routers/nginx_exporter.py).
+        record = spawn("router", [
+            sys.executable, "-m", "rolloutlab.routers.nginx_exporter", "--nginx", nginx,
+            "--workdir", str(layout.workdir), "--listen-port", str(state.router_port),
+            "--metrics-port", str(state.router_metrics_port),
+            *[f"--backend={v}={p}" for v, p in sorted(state.versions.items())],
+        ], logs / "nginx.log", cwd=layout.workdir)
         state.processes.append(record)
         self._save(state)
-        checks["router"] = (record, f"http://127.0.0.1:{state.router_port}{ROUTING_PATH}")
+        # Ready when NGINX routes and its exporter answers through it.
+        checks["router"] = (record, f"http://127.0.0.1:{state.router_port}{METRICS_PATH}")
         progress(f"starting router (nginx) on 127.0.0.1:{state.router_port} (pid {record.pid})")
 
         progress(f"waiting for readiness (up to {ready_timeout:.0f}s)")
         wait_until_ready(checks, ready_timeout, lambda name, s: progress(f"{name} ready after {s:.1f}s"))
+        state.workers = self._detached_children(state.processes)
+        self._save(state)
+
+    @staticmethod
+    def _detached_children(records: list[ProcessRecord]) -> list[ProcessRecord]:
+        """Descendants that are not in their parent's process group (so a group signal misses them)."""
+        detached = []
+        for record in records:
+            for child in descendants(record):
+                try:
+                    if os.getpgid(child.pid) != record.pid:
+                        detached.append(child)
+                except ProcessLookupError:
+                    continue
+        return detached
 
     def _serving_env(self, version: str) -> dict[str, str]:
         """A BentoML home per server sharing the store's bentos and models.
@@ -189,14 +221,15 @@ class LocalTarget:
         return {**bentoml_env(), "BENTOML_HOME": str(home)}
 
     def _nginx_layout(self, state: LabState) -> NginxLayout:
-        return NginxLayout(state.router_port, self.dir / "nginx", dict(state.versions), run_as_root=os.geteuid() == 0)
+        return NginxLayout(state.router_port, self.dir / "nginx", dict(state.versions), run_as_root=os.geteuid() == 0,
+                           metrics_port=state.router_metrics_port)
 
-    def router(self) -> NginxRouter:
+    def router(self, by: str = "engine") -> JournaledRouter:
+        """The lab's NGINX router; every state applied through it is journalled in <lab>/routing-journal.jsonl."""
         state = self.running_state()
         if state is None:
             raise LabError("the lab is not up; start it with `rolloutlab up` or `rolloutlab run <scenario>`")
-        master = next(p for p in state.processes if p.name == "router")
-        return NginxRouter(state.nginx, self._nginx_layout(state), master.pid)
+        return JournaledRouter(nginx_router(state.nginx, self._nginx_layout(state)), self.dir / JOURNAL_NAME, by)
 
     def down(self, progress: Progress = lambda _: None) -> list[str]:
         """Stop exactly the processes recorded in the state file; returns their names."""
@@ -214,6 +247,8 @@ class LocalTarget:
                 progress(f"stopping {record.name} (pid {record.pid})")
                 names.append(record.name)
             stop(record)
+        for worker in state.workers:  # normally gone with their parent; not if the parent died first
+            stop(worker)
         self.state_file.unlink(missing_ok=True)
         return names
 
@@ -233,6 +268,6 @@ class LocalTarget:
                                      "endpoints": state.endpoints.__dict__, "processes": processes}
         try:
             result["routing"] = self.router().current().to_dict()
-        except LabError:
+        except (LabError, RoutingError):
             pass
         return result

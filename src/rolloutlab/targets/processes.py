@@ -107,16 +107,53 @@ def _group_members(record: ProcessRecord) -> list[psutil.Process]:
     return members
 
 
+def _with_descendants(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """The processes and all their descendants, once each.
+
+    BentoML's arbiter starts each worker in a session of its own, so signalling the arbiter's group
+    alone would leave workers running after their arbiter is gone.
+    """
+    found = {p.pid: p for p in processes}
+    for process in processes:
+        try:
+            for child in process.children(recursive=True):
+                found.setdefault(child.pid, child)
+        except psutil.NoSuchProcess:
+            continue
+    return list(found.values())
+
+
+def descendants(record: ProcessRecord) -> list[ProcessRecord]:
+    """Records for the live descendants of a process the lab started (e.g. BentoML workers)."""
+    process = _same_process(record)
+    if process is None:
+        return []
+    records = []
+    try:
+        children = process.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    for index, child in enumerate(children):
+        try:
+            records.append(ProcessRecord(f"{record.name} child {index + 1}", child.pid, child.create_time(), record.log))
+        except psutil.NoSuchProcess:
+            continue
+    return records
+
+
 def stop(record: ProcessRecord, timeout: float = 10.0) -> None:
-    """Stop the process and its group: SIGTERM, then SIGKILL after timeout. Never signals a reused PID."""
-    members = _group_members(record)
+    """Stop the process, its group and its descendants: SIGTERM, then SIGKILL after timeout.
+
+    Never signals a reused PID.
+    """
+    members = _with_descendants(_group_members(record))
     if not members:
         _reap(record.pid)
         return
     for process in members:
         _signal(process, signal.SIGTERM)
     _, alive = psutil.wait_procs(members, timeout=timeout)
-    for process in alive:
+    for process in _with_descendants(alive):
         _signal(process, signal.SIGKILL)
     psutil.wait_procs(alive, timeout=5)
     _reap(record.pid)
