@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from rolloutlab.errors import LabError
 from rolloutlab.journal import Journal, read_journal
 from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
 from rolloutlab.metrics.prometheus import PrometheusSource
-from rolloutlab.paths import project_root
+from rolloutlab.paths import new_run_dir, project_root
 from rolloutlab.report.markdown import render_summary
 from rolloutlab.scenario import Scenario
 from rolloutlab.targets.local import LocalTarget
@@ -27,17 +26,6 @@ class RunReport:
     run_dir: Path
     journal: Path
     summary: Path
-
-
-def new_run_dir(home: Path, scenario: Scenario) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = home / "runs" / f"{stamp}-{scenario.name}"
-    suffix = 1
-    while run_dir.exists():
-        suffix += 1
-        run_dir = home / "runs" / f"{stamp}-{scenario.name}-{suffix}"
-    run_dir.mkdir(parents=True)
-    return run_dir
 
 
 def run_scenario(
@@ -67,7 +55,7 @@ def run_scenario(
         state = target.running_state()
         assert state is not None
         endpoints = state.endpoints
-        run_dir = new_run_dir(home, scenario)
+        run_dir = new_run_dir(home, scenario.name)
         progress(f"run directory {run_dir}")
         journal = Journal(run_dir / "journal.jsonl")
         load = LocustRunner(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -45,3 +46,15 @@ def bentoml_home() -> Path:
 def bentoml_env() -> dict[str, str]:
     """Environment for any BentoML call: the lab's store, and no usage tracking."""
     return {**os.environ, "BENTOML_HOME": str(bentoml_home()), "BENTOML_DO_NOT_TRACK": "true"}
+
+
+def new_run_dir(home: Path, label: str) -> Path:
+    """runs/<timestamp>-<label> under home, never reusing an existing directory."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = home / "runs" / f"{stamp}-{label}"
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = home / "runs" / f"{stamp}-{label}-{suffix}"
+    run_dir.mkdir(parents=True)
+    return run_dir

@@ -17,7 +17,7 @@ from rolloutlab.infra.gateway import CONTROLLER_NAME, ENVOY_GATEWAY_CHART, ROUTE
 from rolloutlab.infra.load_generator import EXPORTER_PORT
 from rolloutlab.infra.load_image import load_image_tag
 from rolloutlab.k8s_names import (
-    LIVENESS_PATH, MODEL_PORT, MODEL_USER_ID, READINESS_PATH, VERSION_LABEL, K8sNames,
+    LIVENESS_PATH, MODEL_PORT, MODEL_USER_ID, READINESS_PATH, K8sNames,
 )
 from tests.infra.conftest import (
     FAKE_KUBECONFIG, PROGRAM, PROJECT, ProgramRun, run_program, start_mocks, validate_core, validate_gateway_api,

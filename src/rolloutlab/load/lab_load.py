@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,7 +13,7 @@ from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
 from rolloutlab.load.options import build_load
 from rolloutlab.load.schema import LoadBase
 from rolloutlab.load.session import LoadResult, Sample, run_load
-from rolloutlab.paths import lab_home
+from rolloutlab.paths import lab_home, new_run_dir
 from rolloutlab.targets.local import LocalTarget
 
 BOUND_SLACK = 30.0  # the processes' hard bound: the planned time plus this
@@ -30,18 +29,6 @@ class LoadPlan:
     @property
     def describe(self) -> str:
         return self.load.describe()
-
-
-def new_run_dir(home: Path, label: str) -> Path:
-    """runs/<timestamp>-<label>, never reusing an existing directory."""
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = home / "runs" / f"{stamp}-{label}"
-    suffix = 1
-    while run_dir.exists():
-        suffix += 1
-        run_dir = home / "runs" / f"{stamp}-{label}-{suffix}"
-    run_dir.mkdir(parents=True)
-    return run_dir
 
 
 def lab_target(direct_version: str | None, host: str | None) -> tuple[str, Path | None]:

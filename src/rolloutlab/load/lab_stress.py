@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from rolloutlab import zoo
 from rolloutlab.errors import LabError
-from rolloutlab.load.lab_load import new_run_dir
+from rolloutlab.paths import new_run_dir
 from rolloutlab.load.locust_runner import LocustRunner
 from rolloutlab.load.stress import StressResult, run_stress
 from rolloutlab.load.stress_plan import StepResult, StressPlan

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rolloutlab.errors import LabError, RoutingError
-from rolloutlab.paths import bentoml_env
 from rolloutlab.routers.journaled import JOURNAL_NAME, JournaledRouter, record_state
 from rolloutlab.routers.factory import nginx_router
 from rolloutlab.routers.nginx import write_config
@@ -24,6 +23,7 @@ from rolloutlab.targets.processes import (
 from rolloutlab.targets.programs import find_program
 from rolloutlab.targets.prometheus_config import render_prometheus_config
 from rolloutlab import zoo
+from rolloutlab.zoo.server import serving_env
 
 Progress = Callable[[str], None]
 
@@ -144,7 +144,7 @@ class LocalTarget:
                 f"model {version}",
                 [sys.executable, "-m", "bentoml", "serve", catalogue.bento_tag(version),
                  "--host", "127.0.0.1", "--port", str(port)],
-                logs / f"model-{version}.log", env=self._serving_env(version), cwd=self.dir,
+                logs / f"model-{version}.log", env=serving_env(self.dir / "serving" / version), cwd=self.dir,
             )
             state.versions[version] = port
             state.processes.append(record)
@@ -204,21 +204,6 @@ class LocalTarget:
                 except ProcessLookupError:
                     continue
         return detached
-
-    def _serving_env(self, version: str) -> dict[str, str]:
-        """A BentoML home per server sharing the store's bentos and models.
-
-        BentoML keeps its Prometheus multiprocess files in $BENTOML_HOME/prometheus_multiproc_dir and wipes
-        them at start: two servers on one home would export each other's counters and reset them.
-        """
-        store = zoo.bentoml_home()
-        home = self.dir / "serving" / version
-        home.mkdir(parents=True, exist_ok=True)
-        for shared in ("bentos", "models"):
-            link = home / shared
-            if not link.is_symlink():
-                link.symlink_to(store / shared, target_is_directory=True)
-        return {**bentoml_env(), "BENTOML_HOME": str(home)}
 
     def _nginx_layout(self, state: LabState) -> NginxLayout:
         return NginxLayout(state.router_port, self.dir / "nginx", dict(state.versions), run_as_root=os.geteuid() == 0,
