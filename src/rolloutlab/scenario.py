@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rolloutlab.durations import parse_duration
 from rolloutlab.errors import ScenarioError
@@ -58,11 +58,12 @@ class Scenario(_Strict):
     # that every shipped scenario does.
     expect: Literal["promoted", "rolled back"] | None = None
 
-    @model_validator(mode="after")
-    def _steps_increase(self) -> Scenario:
-        if any(later <= earlier for earlier, later in zip(self.steps, self.steps[1:])):
-            raise ValueError(f"steps must increase strictly, got {self.steps}")
-        return self
+    @field_validator("steps")
+    @classmethod
+    def _steps_increase(cls, steps: list[int]) -> list[int]:
+        if any(later <= earlier for earlier, later in zip(steps, steps[1:])):
+            raise ValueError(f"steps must increase strictly, got {steps}")
+        return steps
 
     @property
     def expected_seconds(self) -> float:

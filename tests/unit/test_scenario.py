@@ -67,7 +67,7 @@ def test_bad_list_item_is_located(tmp_path: Path) -> None:
 
 
 def test_steps_must_increase(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match="steps must increase strictly"):
+    with pytest.raises(ScenarioError, match=r"s\.yaml:6: steps: steps must increase strictly"):
         load_scenario(write(tmp_path, VALID.replace("[10, 50, 100]", "[50, 10]")))
 
 
