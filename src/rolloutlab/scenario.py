@@ -12,7 +12,7 @@ from rolloutlab.durations import parse_duration
 from rolloutlab.errors import ScenarioError
 from rolloutlab.load.schema import Load, SteadyLoad, clean_location
 from rolloutlab.paths import project_root
-from rolloutlab.yamlfile import YamlDocument, parse_yaml
+from rolloutlab.yamlfile import YamlDocument, dotted, parse_yaml, plain_message
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 VersionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=63)]
@@ -112,10 +112,6 @@ def apply_overrides(data: Any, overrides: list[str]) -> Any:
     return data
 
 
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    return ".".join(f"[{p}]" if isinstance(p, int) else p for p in loc).replace(".[", "[") or "(top level)"
-
-
 def validate_scenario(doc: YamlDocument) -> Scenario:
     """Validate parsed YAML against the schema; every problem is reported with file:line and field."""
     if not isinstance(doc.data, dict):
@@ -126,12 +122,7 @@ def validate_scenario(doc: YamlDocument) -> Scenario:
         problems = []
         for error in exc.errors():
             loc, shape_message = clean_location(tuple(error["loc"]), error["type"], doc.data)
-            message = shape_message or error["msg"].removeprefix("Value error, ")
-            if error["type"] == "missing":
-                message = "required field is missing"
-            elif error["type"] == "extra_forbidden":
-                message = "unknown field"
-            problems.append(f"  {doc.where(loc)}: {_dotted(loc)}: {message}")
+            problems.append(f"  {doc.where(loc)}: {dotted(loc)}: {plain_message(error, shape_message)}")
         raise ScenarioError(f"invalid scenario {doc.source}:\n" + "\n".join(problems)) from None
 
 

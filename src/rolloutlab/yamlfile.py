@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
@@ -60,3 +60,17 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
 def load_yaml(path: Path) -> YamlDocument:
     """Read and parse a YAML file."""
     return parse_yaml(path.read_text(encoding="utf-8"), str(path))
+
+
+def dotted(loc: Location) -> str:
+    """A field path as a user writes it: analysis.window, steps[1]."""
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or "(top level)"
+
+
+def plain_message(error: Mapping[str, Any], default: str | None = None) -> str:
+    """One pydantic error in the lab's words: missing and unknown fields said plainly, else default or pydantic's."""
+    if error["type"] == "missing":
+        return "required field is missing"
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    return default or str(error["msg"]).removeprefix("Value error, ")

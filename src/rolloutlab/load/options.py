@@ -9,10 +9,7 @@ from pydantic import ValidationError
 
 from rolloutlab.errors import ScenarioError
 from rolloutlab.load.schema import LoadBase, clean_location, validate_load
-
-
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    return ".".join(str(p) for p in loc)
+from rolloutlab.yamlfile import dotted
 
 
 def build_load(base: LoadBase | None, options: dict[str, Any], overrides: list[str]) -> LoadBase:
@@ -42,5 +39,5 @@ def build_load(base: LoadBase | None, options: dict[str, Any], overrides: list[s
             loc, message = clean_location(("load", *error["loc"]), error["type"], {"load": data})
             if error["type"] == "extra_forbidden":
                 message = f"not a field of shape {data.get('shape', 'steady')}"
-            problems.append(f"  {_dotted(loc)}: {message or error['msg'].removeprefix('Value error, ')}")
+            problems.append(f"  {dotted(loc)}: {message or error['msg'].removeprefix('Value error, ')}")
         raise ScenarioError("invalid load options:\n" + "\n".join(problems)) from None

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from rolloutlab.errors import CatalogueError
 from rolloutlab.paths import project_root
-from rolloutlab.yamlfile import YamlDocument, load_yaml
+from rolloutlab.yamlfile import YamlDocument, dotted, load_yaml, plain_message
 from rolloutlab.zoo.schema import CatalogueFile, Faults, Recipe, Serving
 
 
@@ -84,10 +84,6 @@ def default_path() -> Path:
     return Path(explicit) if explicit else project_root() / "models" / "versions.yaml"
 
 
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or "(top level)"
-
-
 def _validate(doc: YamlDocument) -> CatalogueFile:
     if not isinstance(doc.data, dict):
         raise CatalogueError(f"{doc.source}: the model catalogue must be a YAML mapping, got {type(doc.data).__name__}")
@@ -97,16 +93,12 @@ def _validate(doc: YamlDocument) -> CatalogueFile:
         problems = []
         for error in exc.errors():
             loc = tuple(p for p in error["loc"] if p != "[key]")
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "missing":
-                message = "required field is missing"
-            elif error["type"] == "extra_forbidden":
-                message = "unknown field"
-            elif error["type"] == "string_pattern_mismatch":
-                message = (f"{json.dumps(error['input'])} is not a valid name: lowercase letters, digits and "
-                           "inner dashes, at most 40 characters")
+            bad_name = None
+            if error["type"] == "string_pattern_mismatch":
+                bad_name = (f"{json.dumps(error['input'])} is not a valid name: lowercase letters, digits and "
+                            "inner dashes, at most 40 characters")
             entry = f" (version {loc[1]})" if len(loc) > 1 and loc[0] == "versions" else ""
-            problems.append(f"  {doc.where(loc)}: {_dotted(loc)}{entry}: {message}")
+            problems.append(f"  {doc.where(loc)}: {dotted(loc)}{entry}: {plain_message(error, bad_name)}")
         raise CatalogueError(f"invalid model catalogue {doc.source}:\n" + "\n".join(problems)) from None
 
 
