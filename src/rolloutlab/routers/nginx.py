@@ -152,9 +152,11 @@ class NginxRouter:
 
         An exiting NGINX worker cuts only *idle* keep-alive connections; one with a request in flight, or
         one not used yet, is served to the end (with `Connection: close`). An idle connection from
-        before the flag goes after its next request, or after keepalive_timeout. So the wait is usually
-        one request interval of the slowest client, and at most the keep-alive timeout; what is left
-        then is unused connections, and requests slower than that, which are safe or nearly so.
+        before the flag goes after its next request. So the wait is usually one request interval of the
+        slowest client, and at most drain_timeout_s; what is left then is connections their client has
+        not used for that long, cut at the reload: a loss only if the client reuses one at that very
+        instant. Waiting for NGINX's keep-alive timer instead would not help: its close races the same
+        way, and at a fixed idle age, which clients pausing that long hit every time.
         """
         flag = self.layout.workdir / DRAIN_FLAG
         flag.touch()
@@ -162,10 +164,10 @@ class NginxRouter:
             if _get(self.layout.listen_port, DRAINING_PATH) != "draining":
                 raise RoutingError(f"nginx does not see {flag} (can its workers read {self.layout.workdir}?); "
                                    "changing routing now could cut keep-alive connections")
-            deadline = time.monotonic() + self.layout.keepalive_timeout_s + 0.5
+            deadline = time.monotonic() + self.layout.drain_timeout_s
             before = _client_connections(self.layout.listen_port)  # taken after the flag: none is missed
             if before is None:
-                time.sleep(self.layout.keepalive_timeout_s + 0.1)  # idle ones are gone by then
+                time.sleep(self.layout.drain_timeout_s)  # clients still using theirs have closed them by then
             while before and time.monotonic() < deadline:
                 time.sleep(0.01)
                 before &= _client_connections(self.layout.listen_port) or set()

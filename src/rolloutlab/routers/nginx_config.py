@@ -42,7 +42,12 @@ class NginxLayout:
     metrics_port: int = 0
     connect_timeout_s: float = 1.0
     read_timeout_s: float = 10.0
-    keepalive_timeout_s: float = 2.0
+    # Long, as NGINX's own default: NGINX closing an idle keep-alive connection races with a client
+    # that reuses it at that instant, and a POST sent into that close is lost (Locust does not retry
+    # it). At 2 s, clients pausing ~2 s between requests (the load's feedback delay) lost 11 of 770.
+    keepalive_timeout_s: float = 75.0
+    # How long a reload waits for the connections from before the drain flag to be used (and closed).
+    drain_timeout_s: float = 2.5
 
 
 def upstream_name(version: str) -> str:
@@ -203,7 +208,8 @@ http {{
         '"upstream_time":"$upstream_response_time","connect_time":"$upstream_connect_time"}}';
     access_log {work / ACCESS_LOG} rolloutlab buffer=32k flush=250ms;
     server_tokens off;
-    # Kept short: before a reload the router waits for idle keep-alive connections to go (see DRAIN_FLAG).
+    # Long (see NginxLayout): NGINX never cuts a connection a client pauses on for seconds. Reloads do not
+    # wait for this timeout: they drain with DRAIN_FLAG (see NginxRouter._draining).
     keepalive_timeout {layout.keepalive_timeout_s:g}s;
 
 {_upstreams(state, layout)}
