@@ -58,3 +58,11 @@ def new_run_dir(home: Path, label: str) -> Path:
         run_dir = home / "runs" / f"{stamp}-{label}-{suffix}"
     run_dir.mkdir(parents=True)
     return run_dir
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace path's content in one step: readers (Prometheus, `down` after a crash) never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

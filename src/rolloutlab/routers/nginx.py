@@ -17,7 +17,14 @@ from pathlib import Path
 import psutil
 
 from rolloutlab.errors import RoutingError
-from rolloutlab.routers.nginx_config import DRAIN_FLAG, DRAINING_PATH, ROUTING_PATH, NginxLayout, render_nginx_config
+from rolloutlab.paths import write_atomically
+from rolloutlab.routers.nginx_config import (
+    DRAIN_FLAG,
+    DRAINING_PATH,
+    ROUTING_PATH,
+    NginxLayout,
+    render_nginx_config,
+)
 from rolloutlab.routing import RoutingState
 
 STATE_FILE = "routing.json"
@@ -47,9 +54,7 @@ def write_config(nginx: str, state: RoutingState, layout: NginxLayout) -> Path:
         candidate.unlink(missing_ok=True)
         raise
     os.replace(candidate, live)
-    record = layout.workdir / f"{STATE_FILE}.next"
-    record.write_text(json.dumps({**state.to_dict(), "reason": state.reason}), encoding="utf-8")
-    os.replace(record, layout.workdir / STATE_FILE)
+    write_atomically(layout.workdir / STATE_FILE, json.dumps({**state.to_dict(), "reason": state.reason}))
     return live
 
 

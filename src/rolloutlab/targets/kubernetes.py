@@ -21,9 +21,16 @@ from typing import Any, Protocol
 import requests
 
 from rolloutlab.errors import ClusterError, LoadError
-from rolloutlab.paths import project_root
+from rolloutlab.paths import project_root, write_atomically
 from rolloutlab.targets.local import Endpoints
-from rolloutlab.targets.processes import ProcessRecord, free_port, is_alive, spawn, stop, wait_until_ready
+from rolloutlab.targets.processes import (
+    ProcessRecord,
+    free_port,
+    is_alive,
+    spawn,
+    stop,
+    wait_until_ready,
+)
 
 Progress = Callable[[str], None]
 STACKS = ("kind", "minikube", "existing")
@@ -147,10 +154,7 @@ class KubernetesTarget:
             raise ClusterError(f"cluster state {self.state_file} is unreadable ({exc}); remove it") from exc
 
     def _save(self, state: ClusterState) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state.to_dict(), indent=2), encoding="utf-8")
-        os.replace(tmp, self.state_file)
+        write_atomically(self.state_file, json.dumps(state.to_dict(), indent=2))
 
     # --- lifecycle ---------------------------------------------------------------------------
     def up(self, versions: list[str], ready_timeout: float = 120.0,

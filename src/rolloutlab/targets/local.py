@@ -11,18 +11,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rolloutlab import zoo
 from rolloutlab.errors import LabError, RoutingError
-from rolloutlab.routers.journaled import JOURNAL_NAME, JournaledRouter, record_state
+from rolloutlab.paths import write_atomically
 from rolloutlab.routers.factory import nginx_router
+from rolloutlab.routers.journaled import JOURNAL_NAME, JournaledRouter, record_state
 from rolloutlab.routers.nginx import write_config
 from rolloutlab.routers.nginx_config import METRICS_PATH, NginxLayout
 from rolloutlab.routing import RoutingState
 from rolloutlab.targets.processes import (
-    ProcessRecord, descendants, free_port, is_alive, require_free, spawn, stop, wait_until_ready,
+    ProcessRecord,
+    descendants,
+    free_port,
+    is_alive,
+    require_free,
+    spawn,
+    stop,
+    wait_until_ready,
 )
 from rolloutlab.targets.programs import find_program
 from rolloutlab.targets.prometheus_config import render_prometheus_config
-from rolloutlab import zoo
 from rolloutlab.zoo.server import serving_env
 
 Progress = Callable[[str], None]
@@ -89,10 +97,7 @@ class LocalTarget:
             raise LabError(f"lab state {self.state_file} is unreadable ({exc}); remove it after checking no lab process runs") from exc
 
     def _save(self, state: LabState) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state.to_dict(), indent=2), encoding="utf-8")
-        os.replace(tmp, self.state_file)
+        write_atomically(self.state_file, json.dumps(state.to_dict(), indent=2))
 
     def running_state(self) -> LabState | None:
         """The lab's state if any of its processes still runs."""

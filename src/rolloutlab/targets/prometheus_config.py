@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import yaml
+
+from rolloutlab.paths import write_atomically
 
 SCRAPE_INTERVAL = "1s"
 ROUTER_METRICS_PATH = "/_rolloutlab/metrics"
@@ -51,11 +52,9 @@ def render_prometheus_config(versions: dict[str, int], router_port: int, file_sd
 
 def write_file_sd_target(file_sd_dir: Path, name: str, port: int, labels: dict[str, str]) -> Path:
     """Ask Prometheus to scrape 127.0.0.1:port/metrics (with labels) until remove_file_sd_target(name)."""
-    file_sd_dir.mkdir(parents=True, exist_ok=True)
     path = file_sd_dir / f"{name}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": labels}]), encoding="utf-8")
-    os.replace(tmp, path)  # Prometheus must never read a half-written file
+    # Prometheus watches *.json here: it must never read a half-written file.
+    write_atomically(path, json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": labels}]))
     return path
 
 
