@@ -85,7 +85,16 @@ def _error(service: DigitsClassifier, request_id: str, status: int, reason: str,
 
 
 async def _read_json(request: Request) -> Any:
-    """The body as JSON, refusing bodies over max_body_kib before reading them whole."""
+    """A POST's body as JSON, refusing other methods, and bodies over max_body_kib before reading them whole."""
+    if request.method != "POST":
+        raise BadInput(405, "method_not_allowed", f"{request.method} {request.url.path}: use POST with a JSON body")
+    try:
+        return parse_json(await _read_body(request))
+    except ClientDisconnect:
+        raise BadInput(400, "client_disconnect", "the client went away mid-body") from None
+
+
+async def _read_body(request: Request) -> bytes:
     limit = int(SERVING["max_body_kib"]) * 1024
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -96,20 +105,16 @@ async def _read_json(request: Request) -> Any:
         if size > limit:
             raise BadInput(413, "body_too_large", f"the body is over {limit} bytes")
         chunks.append(chunk)
-    return parse_json(b"".join(chunks))
+    return b"".join(chunks)
 
 
 async def predict(request: Request) -> JSONResponse:
     service: DigitsClassifier = bentoml.get_current_service()
     request_id = _request_id(request)
     try:
-        if request.method != "POST":
-            raise BadInput(405, "method_not_allowed", f"{request.method} /predict: use POST with a JSON body")
         rows = parse_predict(await _read_json(request), int(SERVING["max_batch"]), N_FEATURES)
     except BadInput as exc:
         return _error(service, request_id, exc.status, exc.reason, exc.message)
-    except ClientDisconnect:
-        return _error(service, request_id, 400, "client_disconnect", "the client went away mid-body")
     faults = service.faults
     if not faults.is_warm():
         wait = max(0.0, (faults.ready_at or 0.0) - time.monotonic())
@@ -133,8 +138,6 @@ async def feedback(request: Request) -> JSONResponse:
     service: DigitsClassifier = bentoml.get_current_service()
     request_id = _request_id(request)
     try:
-        if request.method != "POST":
-            raise BadInput(405, "method_not_allowed", f"{request.method} /feedback: use POST with a JSON body")
         message = parse_feedback(await _read_json(request), N_CLASSES)
         if message.version is not None and message.version != NAME:
             raise BadInput(400, "wrong_version", f"this server serves version {NAME!r}, not {message.version!r}; "
@@ -160,8 +163,6 @@ async def feedback(request: Request) -> JSONResponse:
     except FeedbackAlreadyGiven:
         return _error(service, request_id, 409, "duplicate_feedback",
                       f"feedback for request {request_id!r} was already counted; it counts once")
-    except ClientDisconnect:
-        return _error(service, request_id, 400, "client_disconnect", "the client went away mid-body")
     service.telemetry.feedback.labels(model_version=NAME, kind=message.kind).inc(rows)
     service.telemetry.reward.labels(model_version=NAME).inc(reward or 0.0)
     body = {"version": NAME, "request_id": message.request_id, "kind": message.kind, "rows": rows, "reward": reward}
