@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 
 from rolloutlab.errors import RolloutLabError
@@ -44,8 +45,14 @@ def bentoml_home() -> Path:
 
 
 def bentoml_env() -> dict[str, str]:
-    """Environment for any BentoML call: the lab's store, and no usage tracking."""
-    return {**os.environ, "BENTOML_HOME": str(bentoml_home()), "BENTOML_DO_NOT_TRACK": "true"}
+    """Environment for any BentoML call: the lab's store, no usage tracking, and this venv's tools first.
+
+    BentoML runs helper programs by name (a bento build calls `uv` to freeze requirements): they must be
+    the ones locked in this virtualenv, not whatever the caller's PATH happens to hold (or lacks).
+    """
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join([venv_bin, *(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != venv_bin)])
+    return {**os.environ, "PATH": path, "BENTOML_HOME": str(bentoml_home()), "BENTOML_DO_NOT_TRACK": "true"}
 
 
 def new_run_dir(home: Path, label: str) -> Path:
