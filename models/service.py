@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -52,7 +54,7 @@ class Telemetry:
     """
 
     def __init__(self) -> None:
-        from prometheus_client import Counter
+        from prometheus_client import Counter, Gauge
 
         self.feedback = Counter("rolloutlab_feedback", "Feedback messages (rows for labels) per version and kind",
                                 ["model_version", "kind"])
@@ -60,10 +62,29 @@ class Telemetry:
                                                    "prediction)", ["model_version"])
         self.bad_requests = Counter("rolloutlab_bad_requests", "Requests answered 4xx, by reason",
                                     ["model_version", "reason"])
+        # Summed over the live worker processes; analysis divides its growth by the requests served.
+        self.resident = Gauge("rolloutlab_resident_memory_bytes", "Resident memory of the serving processes",
+                              ["model_version"], multiprocess_mode="livesum")
+        self.resident.labels(model_version=NAME).set(resident_bytes())
         # Series exist from the start, so rate() and increase() see the first feedback.
         for kind in ("label", "reward"):
             self.feedback.labels(model_version=NAME, kind=kind)
         self.reward.labels(model_version=NAME)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_bytes() -> float:
+    """This process' resident set size (Linux /proc; elsewhere the peak, which grows the same way)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return float(int(statm.read().split()[1]) * _PAGE)
+    except OSError:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return float(peak if sys.platform == "darwin" else peak * 1024)
 
 
 def _headers(request_id: str) -> dict[str, str]:
@@ -130,6 +151,7 @@ async def predict(request: Request) -> JSONResponse:
     predictions = tuple(int(p) for p in service.model.predict(np.asarray(rows, dtype=float)))
     service.memory.remember(request_id, predictions)
     faults.leak()
+    service.telemetry.resident.labels(model_version=NAME).set(resident_bytes())
     body = {"predictions": list(predictions), "version": NAME, "request_id": request_id}
     return JSONResponse(body, headers=_headers(request_id))
 

@@ -1,4 +1,9 @@
-"""The experiment engine: run a canary scenario step by step against a router, metrics and load."""
+"""The experiment engine: carries out any strategy's Steps (apply, hold, observe, journal) and every abort.
+
+Strategies are pure; this is where the I/O lives. It knows nothing of NGINX or Kubernetes: a
+TrafficRouter, a MetricsSource, a load runner and a few target hooks are all it touches, so the local
+and the Kubernetes targets run the same engine.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,19 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from rolloutlab.analysis.canary import assess_canary
+from rolloutlab.analysis.checks import Check, Observed, assess
 from rolloutlab.analysis.measure import measure
-from rolloutlab.analysis.verdict import Assessment, Verdict, VersionMetrics
+from rolloutlab.analysis.verdict import Assessment, Verdict
 from rolloutlab.errors import MetricsUnavailable, RolloutLabError
 from rolloutlab.journal import Journal
-from rolloutlab.load.locust_runner import LocustRunner
 from rolloutlab.metrics.base import MetricsSource
+from rolloutlab.metrics.queries import render_metric
 from rolloutlab.routers.base import TrafficRouter
-from rolloutlab.routing import RoutingState, split
-from rolloutlab.scenario import Scenario
-from rolloutlab.strategies import canary
-from rolloutlab.strategies.action import Action, Kind
+from rolloutlab.routing import RoutingState
+from rolloutlab.scenario import ScenarioBase
+from rolloutlab.strategies.base import Observation, Outcome, Probe, ProbeResult, Record, Step, Strategy
 
 Progress = Callable[[str], None]
 
@@ -27,9 +32,33 @@ class LoadStopped(RolloutLabError):
     """The load generator exited before the rollout finished."""
 
 
+class Load(Protocol):
+    # start begins sending load and returns a record with the load process' pid.
+    def start(self) -> object: ...
+
+    # alive is False once the load generator has exited.
+    def alive(self) -> bool: ...
+
+    # stop ends the load generator (idempotent).
+    def stop(self) -> None: ...
+
+
+class Hooks(Protocol):
+    """What the engine asks of the target beyond routing and metrics (each may be a no-op)."""
+
+    # smoke sends probe requests through the router (with probe.headers) and judges the answers.
+    def smoke(self, probe: Probe) -> ProbeResult: ...
+
+    # time_switch measures, after an atomic switch, how long until every new request reaches `version`.
+    def time_switch(self, version: str, applied_at: float) -> dict[str, float | None]: ...
+
+    # retire stops a version that no longer serves (blue after a passed watch window).
+    def retire(self, version: str) -> str: ...
+
+
 @dataclass
 class RunOutcome:
-    outcome: str  # promoted | rolled back | aborted
+    outcome: str  # an Outcome value
     reason: str
     final_weights: dict[str, int]
     analyses: int = 0
@@ -37,106 +66,153 @@ class RunOutcome:
     assessments: list[Assessment] = field(default_factory=list)
 
 
-class CanaryRun:
-    """Carries out a canary scenario. Every exit path leaves traffic on the baseline unless promoted."""
+class Engine:
+    """Runs one scenario's strategy. Every exit path leaves traffic on the step's fallback state."""
 
     def __init__(
         self,
-        scenario: Scenario,
+        scenario: ScenarioBase,
+        strategy: Strategy,
         router: TrafficRouter,
         metrics: MetricsSource,
         journal: Journal,
-        load: LocustRunner | None = None,
+        load: Load | None = None,
+        hooks: Hooks | None = None,
         progress: Progress = lambda _: None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.scenario = scenario
+        self.strategy = strategy
         self.router = router
         self.metrics = metrics
         self.journal = journal
         self.load = load
+        self.hooks = hooks
         self.progress = progress
         self.sleep = sleep
         self.started = time.monotonic()
-        # The baseline at full traffic, measured before the rollout: the only fair reference once the
-        # candidate takes 100 % (a baseline window from a partial step saw less load than the candidate does).
-        self.full_load_baseline: VersionMetrics | None = None
+        self.recorded: dict[str, Observed] = {}  # windows a strategy asked to keep, by name
+        self.fallback: RoutingState = RoutingState({scenario.versions.baseline: 100}, reason="abort")
 
     # --- helpers -------------------------------------------------------------------------------
+    def _elapsed(self) -> float:
+        return time.monotonic() - self.started
+
     def _say(self, message: str) -> None:
-        elapsed = time.monotonic() - self.started
+        elapsed = self._elapsed()
         self.progress(f"[{int(elapsed // 60)}:{int(elapsed % 60):02d}] {message}")
 
-    def _apply(self, candidate_percent: int, reason: str) -> RoutingState:
-        v = self.scenario.versions
-        state = self.router.apply(RoutingState(split(v.baseline, v.candidate, candidate_percent), reason=reason))
-        self.journal.write("routing_applied", generation=state.generation, weights=state.weights, reason=reason)
-        return state
+    def _apply(self, state: RoutingState, phase: str) -> RoutingState:
+        applied = self.router.apply(state)
+        self.journal.write("routing_applied", generation=applied.generation, weights=applied.weights,
+                           reason=state.reason, phase=phase, routing=applied.to_dict())
+        return applied
 
     def _wait(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             if self.load is not None and not self.load.alive():
-                raise LoadStopped(f"the load generator exited early (see {self.load.out_dir / 'locust.log'})")
+                where = getattr(self.load, "out_dir", None)
+                raise LoadStopped("the load generator exited early" + (f" (see {where}/locust.log)" if where else ""))
             self.sleep(min(1.0, left))
 
-    def _analyse(self, step_percent: int, window_s: float) -> Assessment:
-        v, limits = self.scenario.versions, self.scenario.analysis
+    def _observe(self, version: str, window_s: float, checks: list[Check]) -> Observed:
+        """A version's basics and every checked metric over the last window (raises MetricsUnavailable)."""
+        queries = {c.metric: render_metric(c.metric, version, window_s) for c in checks}
+        values = {metric: self.metrics.query(query) for metric, query in queries.items()}
+        return Observed(measure(self.metrics, version, window_s), values, queries)
+
+    # --- one step ------------------------------------------------------------------------------
+    def _judge(self, step: Step, window_s: float) -> Assessment:
+        assert step.judge is not None
+        a = self.scenario.analysis
+        judge = step.judge
         try:
-            candidate = measure(self.metrics, v.candidate, window_s)
-            baseline = measure(self.metrics, v.baseline, window_s)
+            judged = self._observe(judge.version, window_s, a.checks)
+            reference = self._observe(judge.reference, window_s, a.checks) if judge.reference else None
         except MetricsUnavailable as exc:
-            return Assessment(Verdict.ERROR, (str(exc),))
-        concurrent = baseline.requests >= limits.min_requests and not math.isnan(baseline.p95_ms)
-        reference = baseline if concurrent else self.full_load_baseline
-        assessment = assess_canary(candidate, reference, limits)
+            assessment = Assessment(Verdict.ERROR, (str(exc),))
+            self.journal.write("analysis", phase=step.phase, label=step.label, verdict="Error", reasons=[str(exc)])
+            return assessment
+        fallback = self.recorded.get(judge.fallback) if judge.fallback else None
+        assessment = assess(a.checks, judged, reference, fallback, a.min_requests, a.min_feedback)
+        share = step.state.weights.get(judge.version, 0) * 100 // max(1, step.state.total)
         self.journal.write(
-            "analysis",
-            candidate_percent=step_percent,
-            window_s=round(window_s, 2),
-            verdict=assessment.verdict.value,
-            reasons=list(assessment.reasons),
-            candidate=candidate.to_dict(),
-            baseline=baseline.to_dict(),
-            reference_baseline=reference.to_dict() if reference else None,
+            "analysis", phase=step.phase, label=step.label, window_s=round(window_s, 2),
+            version=judge.version, candidate_percent=share, verdict=assessment.verdict.value,
+            reasons=list(assessment.reasons), checks=[c.to_dict() for c in assessment.checks],
+            candidate=judged.to_dict(), baseline=reference.to_dict() if reference else None,
+            reference_baseline=fallback.to_dict() if fallback else None,
         )
         return assessment
 
-    def _measure_full_load_baseline(self) -> None:
-        """Watch the baseline alone under the run's load for one interval, as the reference for 100 %."""
-        s = self.scenario
-        self._say(f"measuring {s.versions.baseline} alone at 100% for {s.analysis.interval:g}s "
-                  "(the reference once the candidate takes all traffic)")
-        self._wait(s.analysis.interval)
+    def _record(self, step: Step, window_s: float) -> None:
+        assert step.record is not None
+        version, name = step.record
         try:
-            baseline = measure(self.metrics, s.versions.baseline, s.analysis.interval)
+            observed = self._observe(version, window_s, self.scenario.analysis.checks)
         except MetricsUnavailable as exc:
-            self.journal.write("baseline_reference", error=str(exc))
-            self._say(f"no baseline reference: {exc}")
+            self.journal.write("reference_recorded", name=name, version=version, error=str(exc))
+            self._say(f"no reference window for {version}: {exc}")
             return
-        if baseline.requests >= s.analysis.min_requests and not math.isnan(baseline.p95_ms):
-            self.full_load_baseline = baseline
-        self.journal.write("baseline_reference", baseline=baseline.to_dict())
-        self._say(f"{s.versions.baseline} alone: {baseline.requests:.0f} requests, error rate "
-                  f"{baseline.error_rate:.2%}, p95 {baseline.p95_ms:.1f} ms")
+        self.recorded[name] = observed
+        self.journal.write("reference_recorded", name=name, version=version, baseline=observed.to_dict())
+        m = observed.metrics
+        accuracy = "" if math.isnan(m.accuracy) else f", accuracy {m.accuracy:.1%} ({m.feedback:.0f} labels)"
+        self._say(f"{version}: {m.requests:.0f} requests, error rate {0 if m.requests == 0 else m.error_rate:.2%}, "
+                  f"p95 {m.p95_ms:.1f} ms{accuracy}")
+
+    def _probe(self, probe: Probe) -> ProbeResult:
+        if self.hooks is None:
+            return ProbeResult(False, "this target cannot run smoke tests")
+        result = self.hooks.smoke(probe)
+        self.journal.write("smoke", version=probe.version, passed=result.passed, summary=result.summary,
+                           numbers=result.numbers)
+        self._say(f"smoke tests of {probe.version}: {'passed' if result.passed else 'FAILED'} — {result.summary}")
+        return result
+
+    def _switch(self, version: str, applied_at: float) -> None:
+        if self.hooks is None:
+            return
+        timing = self.hooks.time_switch(version, applied_at)
+        self.journal.write("switch", version=version, **timing)
+        seen = timing.get("switch_s")
+        failed = timing.get("failed_requests")
+        self._say(f"switch to {version}: router applied it in {timing.get('apply_s', 0):.2f}s; every new request "
+                  f"served by {version} {'after ' + format(seen, '.2f') + 's' if seen is not None else 'NOT seen'}; "
+                  f"failed requests around the switch: {'unknown' if failed is None else failed}")
+
+    def _run_step(self, step: Step) -> Observation:
+        hold = step.hold_s
+        if hold > 0:
+            self._say(f"{step.label}: holding {hold:g}s" + (" then judging" if step.judge else ""))
+            self._wait(hold)
+        assessment = self._judge(step, hold) if step.judge else None
+        if step.record:
+            self._record(step, hold)
+        probe = self._probe(step.probe) if step.probe else None
+        if assessment is not None:
+            self._say(f"{step.label}: {assessment.verdict.value} — {assessment.summary}")
+        return Observation(self._elapsed(), assessment, probe)
 
     # --- the run -------------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
         s = self.scenario
-        self.journal.write("run_started", scenario=s.model_dump(), strategy=s.strategy)
-        outcome = RunOutcome("aborted", "not started", {})
+        self.journal.write("run_started", scenario=s.model_dump(mode="json"), strategy=s.strategy)  # type: ignore[attr-defined]
+        outcome = self.outcome = RunOutcome(Outcome.ABORTED.value, "not started", {})
         try:
-            self._apply(0, "baseline before the rollout")
+            first = self.strategy.first()
+            self.fallback = first.fallback
+            self._apply(first.fallback, "start")  # the safe state, before any load arrives
             if self.load is not None:
                 record = self.load.start()
-                self._say(f"load: {s.load.users} users × {s.load.rate_per_user:g} req/s (locust pid {record.pid})")
-            self._measure_full_load_baseline()
-            outcome = self._steps()
+                self._say(f"load: {s.load.describe()} (locust pid {getattr(record, 'pid', '?')})")
+            outcome = self._steps(first)
         except (KeyboardInterrupt, RolloutLabError) as exc:
             reason = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else str(exc)
             outcome = self._abort(reason, outcome)
             outcome.interrupted = isinstance(exc, KeyboardInterrupt)
-        except Exception as exc:  # a bug: still leave traffic on the baseline, then let it surface
+        except Exception as exc:  # a bug: still leave traffic on the fallback, then let it surface
             outcome = self._abort(f"internal error: {exc!r}", outcome)
             raise
         finally:
@@ -146,41 +222,53 @@ class CanaryRun:
                                final_weights=outcome.final_weights, analyses=outcome.analyses)
         return outcome
 
-    def _steps(self) -> RunOutcome:
-        s = self.scenario
-        outcome = RunOutcome("aborted", "", {})
-        progress = canary.CanaryProgress()
-        action: Action = canary.first_step(s.steps)
+    def _steps(self, step: Step) -> RunOutcome:
+        outcome = self.outcome  # counts analyses as they happen, so an abort reports them too
+        history: tuple[Record, ...] = ()
         while True:
+            self.fallback = step.fallback
             state = self.router.current()
-            if state.weights != split(s.versions.baseline, s.versions.candidate, action.candidate_percent):
-                state = self._apply(action.candidate_percent, action.reason)
-            if action.kind.final:
-                outcome.outcome = "promoted" if action.kind is Kind.PROMOTE else "rolled back"
-                outcome.reason, outcome.final_weights = action.reason, state.weights
-                self._say(f"{outcome.outcome.upper()}: {action.reason} → {state.describe()}")
+            if not _same_routing(state, step.state):
+                applied_at = time.monotonic()
+                state = self._apply(step.state, step.phase)
+                if step.switch_to:
+                    self._switch(step.switch_to, applied_at)
+            self.journal.write("step", phase=step.phase, label=step.label, hold_s=step.hold_s, reason=step.reason,
+                               generation=state.generation, final=step.final)
+            if step.final:
+                for version in step.retire:
+                    message = self.hooks.retire(version) if self.hooks else "this target cannot stop versions"
+                    self.journal.write("retired", version=version, message=message)
+                    self._say(message)
+                assert step.outcome is not None
+                outcome.outcome, outcome.reason, outcome.final_weights = step.outcome.value, step.reason, state.weights
+                self._say(f"{step.outcome.value.upper()}: {step.reason} → {state.describe()}")
                 return outcome
-            step_label = f"step {progress.step + 1}/{len(s.steps)}"
-            self._say(f"{step_label}: {s.versions.candidate} at {action.candidate_percent}% "
-                      f"(routing generation {state.generation}); judging in {s.analysis.interval:g}s")
-            self._wait(s.analysis.interval)
-            assessment = self._analyse(action.candidate_percent, s.analysis.interval)
-            outcome.analyses += 1
-            outcome.assessments.append(assessment)
-            action, progress = canary.decide(
-                s.steps, progress, assessment.verdict, s.analysis.failure_limit, s.analysis.inconclusive_limit
-            )
-            self.journal.write("decision", action=action.kind.value, candidate_percent=action.candidate_percent,
-                               reason=action.reason, verdict=assessment.verdict.value)
-            self._say(f"{step_label}: {assessment.verdict.value} — {assessment.summary} → {action.kind.value}")
+            observation = self._run_step(step)
+            if observation.assessment is not None:
+                outcome.analyses += 1
+                outcome.assessments.append(observation.assessment)
+            history += (Record(step, observation),)
+            step = self.strategy.next(history)
+            verdict = observation.assessment.verdict.value if observation.assessment else None
+            self.journal.write("decision", phase=step.phase, label=step.label, reason=step.reason, verdict=verdict,
+                               weights=step.state.weights, final=step.final,
+                               outcome=step.outcome.value if step.outcome else None)
 
     def _abort(self, reason: str, outcome: RunOutcome) -> RunOutcome:
-        """Put all traffic back on the baseline, whatever happened."""
-        self._say(f"aborting: {reason}; routing all traffic back to {self.scenario.versions.baseline}")
-        outcome.outcome, outcome.reason = "aborted", reason
+        """Put traffic on the current step's fallback (the baseline, or what served before a switch)."""
+        fallback = self.fallback
+        target = ", ".join(v for v, w in fallback.weights.items() if w > 0)
+        self._say(f"aborting: {reason}; routing all traffic back to {target}")
+        outcome.outcome, outcome.reason = Outcome.ABORTED.value, reason
         try:
-            outcome.final_weights = self._apply(0, f"abort: {reason}").weights
+            outcome.final_weights = self._apply(RoutingState(fallback.weights, reason=f"abort: {reason}"), "abort").weights
         except RolloutLabError as exc:
-            self.journal.write("error", message=f"rollback to baseline failed: {exc}")
+            self.journal.write("error", message=f"rollback to {target} failed: {exc}")
             self._say(f"ROLLBACK FAILED: {exc}")
         return outcome
+
+
+def _same_routing(a: RoutingState, b: RoutingState) -> bool:
+    """Equal weights, rules, stickiness and mirror (generation and reason aside)."""
+    return (a.weights, a.rules, a.sticky, a.mirror) == (b.weights, b.rules, b.sticky, b.mirror)

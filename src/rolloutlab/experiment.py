@@ -6,14 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rolloutlab.engine import CanaryRun, RunOutcome
+from rolloutlab.engine import Engine, RunOutcome
 from rolloutlab.errors import LabError
 from rolloutlab.journal import Journal, read_journal
 from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
 from rolloutlab.metrics.prometheus import PrometheusSource
 from rolloutlab.paths import new_run_dir, project_root
 from rolloutlab.report.markdown import render_summary
-from rolloutlab.scenario import Scenario
+from rolloutlab.probes import RouterProbes
+from rolloutlab.scenario import BlueGreenScenario, Smoke, ScenarioBase
+from rolloutlab.strategies.factory import strategy_for
 from rolloutlab.targets.local import LocalTarget
 from rolloutlab import zoo
 
@@ -29,7 +31,7 @@ class RunReport:
 
 
 def run_scenario(
-    scenario: Scenario,
+    scenario: ScenarioBase,
     home: Path,
     *,
     keep_up: bool = False,
@@ -38,7 +40,7 @@ def run_scenario(
     progress: Progress = lambda _: None,
 ) -> RunReport:
     target = LocalTarget(home)
-    versions = [scenario.versions.baseline, scenario.versions.candidate]
+    versions = scenario.versions.all
     running = target.running_state()
     started_here = running is None
     if running is not None:
@@ -65,7 +67,7 @@ def run_scenario(
                 holdout=zoo.holdout_path(),
                 # Bounded even if this process dies: every step may hold up to its limits, plus slack.
                 max_seconds=scenario.expected_seconds * (1 + scenario.analysis.inconclusive_limit
-                                                         + scenario.analysis.failure_limit) + 60,
+                                                         + scenario.analysis.failure_limit) + 120,
                 keep_duration=False,
                 locustfile=project_root() / "loadtests" / "locustfile.py",
                 file_sd_dir=target.file_sd_dir,  # client metrics beside the servers' in Prometheus
@@ -73,8 +75,11 @@ def run_scenario(
             ),
             run_dir / "load",
         )
-        engine = CanaryRun(scenario, target.router(), PrometheusSource(endpoints.prometheus_url), journal,
-                           load=load, progress=progress)
+        metrics = PrometheusSource(endpoints.prometheus_url)
+        smoke = scenario.smoke if isinstance(scenario, BlueGreenScenario) else Smoke()
+        hooks = RouterProbes(endpoints.router_url, zoo.holdout_path(), smoke, metrics, target.retire)
+        engine = Engine(scenario, strategy_for(scenario), target.router(), metrics, journal,
+                        load=load, hooks=hooks, progress=progress)
         try:
             outcome = engine.execute()
         finally:

@@ -3,51 +3,59 @@ from __future__ import annotations
 import pytest
 
 from rolloutlab.analysis.verdict import Verdict
-from rolloutlab.strategies.action import Kind
-from rolloutlab.strategies.canary import CanaryProgress, decide, first_step
+from rolloutlab.strategies.base import Outcome
+from rolloutlab.strategies.canary import BASELINE_ALONE, Canary
+from tests.unit.strategy_driver import drive
 
-STEPS = [10, 50, 100]
 S, F, I, E = Verdict.SUCCESSFUL, Verdict.FAILED, Verdict.INCONCLUSIVE, Verdict.ERROR
+PROMOTED, ROLLED_BACK = Outcome.PROMOTED, Outcome.ROLLED_BACK
 
 
-def run(verdicts: list[Verdict], failure_limit: int = 1, inconclusive_limit: int = 2) -> list[tuple[Kind, int]]:
-    """Feed verdicts one by one from the first step; return the actions taken."""
-    progress = CanaryProgress()
-    actions = [(first_step(STEPS).kind, first_step(STEPS).candidate_percent)]
-    for verdict in verdicts:
-        action, progress = decide(STEPS, progress, verdict, failure_limit, inconclusive_limit)
-        actions.append((action.kind, action.candidate_percent))
-        if action.kind.final:
-            break
-    return actions
+def shares(verdicts: list[Verdict], failure_limit: int = 1, inconclusive_limit: int = 2,
+           steps: tuple[int, ...] = (10, 50, 100)) -> tuple[list[int], Outcome | None]:
+    canary = Canary("v1", "v2", steps, 5.0, failure_limit, inconclusive_limit)
+    taken = drive(canary, verdicts)
+    return [s.state.weights["v2"] for s in taken], taken[-1].outcome
 
 
 @pytest.mark.parametrize(
     ("verdicts", "failure_limit", "inconclusive_limit", "expected"),
     [
-        ([S, S, S], 1, 2, [(Kind.ADVANCE, 10), (Kind.ADVANCE, 50), (Kind.ADVANCE, 100), (Kind.PROMOTE, 100)]),
-        ([S, F], 1, 2, [(Kind.ADVANCE, 10), (Kind.ADVANCE, 50), (Kind.ROLLBACK, 0)]),
-        ([F, S, F], 2, 2, [(Kind.ADVANCE, 10), (Kind.HOLD, 10), (Kind.ADVANCE, 50), (Kind.ROLLBACK, 0)]),
-        ([I, S, S, S], 1, 2, [(Kind.ADVANCE, 10), (Kind.HOLD, 10), (Kind.ADVANCE, 50), (Kind.ADVANCE, 100), (Kind.PROMOTE, 100)]),
-        ([I, I], 1, 2, [(Kind.ADVANCE, 10), (Kind.HOLD, 10), (Kind.ROLLBACK, 0)]),
-        ([I, S, I, S, S], 1, 2, [(Kind.ADVANCE, 10), (Kind.HOLD, 10), (Kind.ADVANCE, 50), (Kind.HOLD, 50),
-                                 (Kind.ADVANCE, 100), (Kind.PROMOTE, 100)]),
-        ([E, E], 1, 2, [(Kind.ADVANCE, 10), (Kind.HOLD, 10), (Kind.ROLLBACK, 0)]),
+        ([S, S, S], 1, 2, ([0, 10, 50, 100, 100], PROMOTED)),
+        ([S, F], 1, 2, ([0, 10, 50, 0], ROLLED_BACK)),
+        ([F, S, F], 2, 2, ([0, 10, 10, 50, 0], ROLLED_BACK)),
+        ([I, S, S, S], 1, 2, ([0, 10, 10, 50, 100, 100], PROMOTED)),
+        ([I, I], 1, 2, ([0, 10, 10, 0], ROLLED_BACK)),
+        ([I, S, I, S, S], 1, 2, ([0, 10, 10, 50, 50, 100, 100], PROMOTED)),
+        ([E, E], 1, 2, ([0, 10, 10, 0], ROLLED_BACK)),
     ],
     ids=["all-pass-promotes", "failure-rolls-back", "failure-limit-two", "inconclusive-holds-then-passes",
          "inconclusive-limit-rolls-back", "inconclusive-counter-resets-on-success", "metrics-errors-roll-back"],
 )
 def test_canary_decisions(verdicts, failure_limit, inconclusive_limit, expected) -> None:
-    assert run(verdicts, failure_limit, inconclusive_limit) == expected
+    assert shares(verdicts, failure_limit, inconclusive_limit) == expected
+
+
+def test_canary_first_records_the_baseline_alone_and_judges_nothing() -> None:
+    first = Canary("v1", "v2", (10, 100), 5.0).first()
+    assert first.state.weights == {"v1": 100, "v2": 0}
+    assert first.record == ("v1", BASELINE_ALONE) and first.judge is None and first.hold_s == 5.0
+
+
+def test_canary_judges_the_candidate_against_the_baseline_with_the_alone_window_as_fallback() -> None:
+    steps = drive(Canary("v1", "v2", (10, 100), 5.0), [S, S])
+    judged = [s.judge for s in steps if s.judge]
+    assert {(j.version, j.reference, j.fallback) for j in judged} == {("v2", "v1", BASELINE_ALONE)}
 
 
 def test_canary_promotes_after_last_step_even_below_100_percent() -> None:
-    action, _ = decide([5, 25], CanaryProgress(step=1), Verdict.SUCCESSFUL, 1, 2)
-    assert (action.kind, action.candidate_percent) == (Kind.PROMOTE, 100)
+    assert shares([S, S], steps=(5, 25)) == ([0, 5, 25, 100], PROMOTED)
 
 
 def test_canary_failures_accumulate_across_steps() -> None:
-    progress = CanaryProgress(step=1, failures=1)
-    action, progress = decide(STEPS, progress, Verdict.FAILED, failure_limit=2, inconclusive_limit=2)
-    assert action.kind is Kind.ROLLBACK
-    assert progress.failures == 2
+    assert shares([F, S, S, F], failure_limit=2) == ([0, 10, 10, 50, 100, 0], ROLLED_BACK)
+
+
+def test_every_canary_step_falls_back_to_the_baseline_alone() -> None:
+    for step in drive(Canary("v1", "v2", (10, 50, 100), 5.0), [S, I, S, F])[:-1]:
+        assert step.fallback.weights == {"v1": 100, "v2": 0}

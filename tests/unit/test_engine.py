@@ -6,34 +6,66 @@ from pathlib import Path
 
 import pytest
 
-from rolloutlab.engine import CanaryRun
+from rolloutlab.engine import Engine
 from rolloutlab.journal import Journal, read_journal
-from rolloutlab.metrics.queries import render
+from rolloutlab.metrics.queries import render, render_metric
 from rolloutlab.metrics.static import StaticSource
 from rolloutlab.routers.fake import FakeRouter
 from rolloutlab.routing import RoutingState
-from rolloutlab.scenario import Analysis, Scenario, Versions
+from rolloutlab.scenario import Analysis, BlueGreenScenario, CanaryScenario, Versions
+from rolloutlab.strategies.base import Probe, ProbeResult
+from rolloutlab.strategies.factory import strategy_for
 
-SCENARIO = Scenario(
-    name="t", strategy="canary", versions=Versions(baseline="v1", candidate="v2"), steps=[10, 50, 100],
-    analysis=Analysis(interval=1, min_requests=10),
-)
-
-
-def metrics(v2_requests: float, v2_errors: float = 0, v2_p95_s: float = 0.005) -> StaticSource:
-    def q(name: str, version: str) -> str:
-        return render(name, version, SCENARIO.analysis.interval)
-
-    return StaticSource({
-        q("requests", "v2"): v2_requests, q("errors", "v2"): v2_errors, q("p95_seconds", "v2"): v2_p95_s,
-        q("requests", "v1"): 500, q("errors", "v1"): 0, q("p95_seconds", "v1"): 0.005,
-    })
+ANALYSIS = Analysis(interval=3, min_requests=10, min_feedback=10)
+CANARY = CanaryScenario(name="t", strategy="canary", versions=Versions(baseline="v1", candidate="v2"),
+                        steps=[10, 50, 100], analysis=ANALYSIS)
+BLUE_GREEN = BlueGreenScenario(name="bg", strategy="blue-green", versions=Versions(baseline="v1", candidate="v2"),
+                               analysis=ANALYSIS, watch=3)
 
 
-def make_run(tmp_path: Path, source: StaticSource) -> tuple[CanaryRun, FakeRouter, Path]:
+def version_values(version: str, requests: float, errors: float = 0, p95_ms: float = 5.0, accuracy: float = 0.95,
+                   memory: float = 100.0, window: float = 3) -> dict[str, float]:
+    feedback = requests * 0.8
+    return {
+        render("requests", version, window): requests, render("errors", version, window): errors,
+        render("p95_seconds", version, window): p95_ms / 1000, render("feedback", version, window): feedback,
+        render("reward", version, window): feedback * accuracy,
+        render_metric("error_rate", version, window): errors / requests if requests else float("nan"),
+        render_metric("p95_ms", version, window): p95_ms,
+        render_metric("accuracy", version, window): accuracy if feedback else float("nan"),
+        render_metric("memory_per_request", version, window): memory,
+    }
+
+
+def metrics(v2_requests: float, v2_errors: float = 0, v2_p95_ms: float = 5.0, v2_accuracy: float = 0.99,
+            v2_memory: float = 100.0) -> StaticSource:
+    return StaticSource({**version_values("v1", 500, accuracy=0.94),
+                         **version_values("v2", v2_requests, v2_errors, v2_p95_ms, v2_accuracy, v2_memory)})
+
+
+class Hooks:
+    def __init__(self, smoke_passes: bool = True) -> None:
+        self.smoke_passes = smoke_passes
+        self.retired: list[str] = []
+        self.switched: list[str] = []
+
+    def smoke(self, probe: Probe) -> ProbeResult:
+        return ProbeResult(self.smoke_passes, f"canned smoke of {probe.version}")
+
+    def time_switch(self, version: str, applied_at: float) -> dict[str, float | None]:
+        self.switched.append(version)
+        return {"apply_s": 0.1, "switch_s": 0.2, "failed_requests": 0}
+
+    def retire(self, version: str) -> str:
+        self.retired.append(version)
+        return f"stopped {version}"
+
+
+def make_run(tmp_path: Path, source: StaticSource, scenario=CANARY, hooks: Hooks | None = None):
     router = FakeRouter({"v1", "v2"}, RoutingState({"v1": 100, "v2": 0}))
     journal_path = tmp_path / "journal.jsonl"
-    run = CanaryRun(SCENARIO, router, source, Journal(journal_path), sleep=lambda _: None)
+    run = Engine(scenario, strategy_for(scenario), router, source, Journal(journal_path), hooks=hooks,
+                 sleep=lambda _: None)
     run._wait = lambda seconds: None  # no load process, no real time
     return run, router, journal_path
 
@@ -47,13 +79,30 @@ def test_healthy_candidate_is_promoted_step_by_step(tmp_path: Path) -> None:
     assert events.count("analysis") == 3 and events[0] == "run_started" and events[-1] == "run_finished"
 
 
-def test_erroring_candidate_is_rolled_back_to_baseline(tmp_path: Path) -> None:
-    run, router, journal = make_run(tmp_path, metrics(v2_requests=100, v2_errors=10))
-    outcome = run.execute()
-    assert outcome.outcome == "rolled back"
+def test_every_check_is_journalled_with_query_value_threshold_and_verdict(tmp_path: Path) -> None:
+    run, _, journal = make_run(tmp_path, metrics(v2_requests=100))
+    run.execute()
+    analysis = next(r for r in read_journal(journal) if r["event"] == "analysis")
+    by_name = {c["name"]: c for c in analysis["checks"]}
+    assert set(by_name) == {"error_rate", "p95_ms", "accuracy", "memory_per_request"}
+    accuracy = by_name["accuracy"]
+    assert "rolloutlab_reward_total" in accuracy["query"] and accuracy["value"] == 0.99
+    assert accuracy["threshold"] == pytest.approx(0.94 - 0.03) and accuracy["verdict"] == "Successful"
+
+
+@pytest.mark.parametrize(
+    ("bad", "check"),
+    [(dict(v2_errors=10), "error_rate"), (dict(v2_p95_ms=80.0), "p95_ms"), (dict(v2_accuracy=0.79), "accuracy"),
+     (dict(v2_memory=65536.0), "memory_per_request")],
+    ids=["errors", "latency", "model-quality", "memory-leak"],
+)
+def test_a_candidate_failing_any_default_check_is_rolled_back(tmp_path: Path, bad: dict, check: str) -> None:
+    run, router, journal = make_run(tmp_path, metrics(v2_requests=100, **bad))
+    assert run.execute().outcome == "rolled back"
     assert router.current().weights == {"v1": 100, "v2": 0}
     analysis = next(r for r in read_journal(journal) if r["event"] == "analysis")
-    assert analysis["verdict"] == "Failed" and analysis["candidate"]["error_rate"] == 0.1
+    failed = [c["name"] for c in analysis["checks"] if c["verdict"] == "Failed"]
+    assert analysis["verdict"] == "Failed" and failed == [check]
 
 
 def test_idle_candidate_never_passes(tmp_path: Path) -> None:
@@ -66,19 +115,23 @@ def test_unreachable_metrics_roll_back(tmp_path: Path) -> None:
     run, router, journal = make_run(tmp_path, StaticSource(online=False))
     assert run.execute().outcome == "rolled back"
     verdicts = [r["verdict"] for r in read_journal(journal) if r["event"] == "analysis"]
-    assert verdicts == []  # errors are judged without measurements
+    assert verdicts == ["Error", "Error"]
     assert router.current().weights == {"v1": 100, "v2": 0}
 
 
 def test_interrupt_puts_traffic_back_on_baseline(tmp_path: Path) -> None:
     run, router, journal = make_run(tmp_path, metrics(v2_requests=100))
+    calls = []
 
     def interrupt(seconds: float) -> None:
-        raise KeyboardInterrupt
+        calls.append(seconds)
+        if len(calls) == 2:  # during the first canary step
+            raise KeyboardInterrupt
 
     run._wait = interrupt
     outcome = run.execute()
     assert outcome.outcome == "aborted" and outcome.interrupted
+    assert router.history[-2].weights == {"v1": 90, "v2": 10}
     assert router.current().weights == {"v1": 100, "v2": 0}
     assert read_journal(journal)[-1]["outcome"] == "aborted"
 
@@ -89,7 +142,7 @@ def test_a_bug_still_leaves_traffic_on_baseline(tmp_path: Path) -> None:
     def boom(*_: object) -> None:
         raise ZeroDivisionError("bug")
 
-    run._analyse = boom
+    run._judge = boom
     with pytest.raises(ZeroDivisionError):
         run.execute()
     assert router.current().weights == {"v1": 100, "v2": 0}
@@ -97,18 +150,52 @@ def test_a_bug_still_leaves_traffic_on_baseline(tmp_path: Path) -> None:
 
 def test_full_traffic_step_is_judged_against_the_baseline_measured_alone(tmp_path: Path) -> None:
     source = metrics(v2_requests=100)
-    run, _, journal = make_run(tmp_path, source)
-    measure_alone = run._measure_full_load_baseline
+    run, router, journal = make_run(tmp_path, source)
+    apply = router.apply
 
-    def then_baseline_goes_idle() -> None:
-        measure_alone()
-        source.values[render("requests", "v1", SCENARIO.analysis.interval)] = 0
+    def baseline_goes_idle_at_full_canary(state: RoutingState) -> RoutingState:
+        if state.weights.get("v2") == 100:
+            source.values.update(version_values("v1", 0))
+        return apply(state)
 
-    run._measure_full_load_baseline = then_baseline_goes_idle
+    router.apply = baseline_goes_idle_at_full_canary
     assert run.execute().outcome == "promoted"
     records = read_journal(journal)
-    reference = next(r for r in records if r["event"] == "baseline_reference")
+    reference = next(r for r in records if r["event"] == "reference_recorded")
     last = [r for r in records if r["event"] == "analysis"][-1]
     assert last["candidate_percent"] == 100
     assert last["baseline"]["requests"] == 0
     assert last["reference_baseline"] == reference["baseline"] and reference["baseline"]["requests"] == 500
+    assert all(c["verdict"] == "Successful" for c in last["checks"])
+
+
+def test_blue_green_switches_once_watches_then_retires_blue(tmp_path: Path) -> None:
+    hooks = Hooks()
+    run, router, journal = make_run(tmp_path, metrics(v2_requests=100), BLUE_GREEN, hooks)
+    assert run.execute().outcome == "promoted"
+    weights = [s.weights for s in router.history]
+    assert weights == [{"v1": 100, "v2": 0}, {"v1": 100, "v2": 0}, {"v1": 0, "v2": 100}, {"v2": 100}]
+    assert router.history[1].rules  # the preview route for the smoke tests
+    assert hooks.switched == ["v2"] and hooks.retired == ["v1"]
+    events = [r["event"] for r in read_journal(journal)]
+    assert "smoke" in events and "switch" in events and "retired" in events
+
+
+def test_blue_green_failed_smoke_never_gives_green_user_traffic(tmp_path: Path) -> None:
+    hooks = Hooks(smoke_passes=False)
+    run, router, _ = make_run(tmp_path, metrics(v2_requests=100), BLUE_GREEN, hooks)
+    assert run.execute().outcome == "rejected"
+    assert all(s.weights.get("v2", 0) == 0 and not s.mirror for s in router.history)
+    assert router.current().rules == () and hooks.retired == []
+
+
+def test_blue_green_abort_after_the_switch_goes_back_to_blue(tmp_path: Path) -> None:
+    run, router, _ = make_run(tmp_path, metrics(v2_requests=100), BLUE_GREEN, Hooks())
+
+    def interrupt_in_watch(seconds: float) -> None:
+        if router.current().weights.get("v2") == 100:
+            raise KeyboardInterrupt
+
+    run._wait = interrupt_in_watch
+    assert run.execute().outcome == "aborted"
+    assert router.current().weights == {"v1": 100, "v2": 0}

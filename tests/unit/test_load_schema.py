@@ -35,7 +35,8 @@ def test_the_old_fields_still_mean_a_steady_load(tmp_path: Path) -> None:
 
 
 def test_a_shape_is_chosen_and_parameterised_in_the_file(tmp_path: Path) -> None:
-    s = load_scenario(scenario(tmp_path, "load:\n  shape: ramp\n  users: 40\n  ramp_time: 2m\n  feedback_delay: off\n"))
+    s = load_scenario(scenario(tmp_path, "load:\n  shape: ramp\n  users: 40\n  ramp_time: 2m\n  feedback_delay: off\n"),
+                      ["analysis.checks=[{metric: error_rate, max: 0.01}]"])
     assert isinstance(s.load, RampLoad) and s.load.ramp_time == 120 and s.load.feedback_delay is None
     assert s.load.shape_params() == {"start_users": 1, "ramp_time": 120.0}
 

@@ -77,7 +77,7 @@ def test_same_baseline_and_candidate_is_rejected(tmp_path: Path) -> None:
 
 
 def test_unknown_strategy_lists_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match=r"strategy: Input should be 'canary'"):
+    with pytest.raises(ScenarioError, match=r"s\.yaml:2: strategy: unknown strategy 'yolo'; known: canary, blue-green"):
         load_scenario(write(tmp_path, VALID.replace("strategy: canary", "strategy: yolo")))
 
 
@@ -92,9 +92,63 @@ def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
 
 
 def test_overrides_are_validated_like_the_file(tmp_path: Path) -> None:
-    s = load_scenario(write(tmp_path, VALID), ["analysis.interval=2s", "load.users=3"])
-    assert (s.analysis.interval, s.load.users) == (2.0, 3)
+    s = load_scenario(write(tmp_path, VALID), ["analysis.interval=3s", "load.users=3"])
+    assert (s.analysis.interval, s.load.users) == (3.0, 3)
     with pytest.raises(ScenarioError, match="load.users: Input should be greater than or equal to 1"):
         load_scenario(write(tmp_path, VALID), ["load.users=0"])
     with pytest.raises(ScenarioError, match="expected key.path=value"):
         load_scenario(write(tmp_path, VALID), ["load.users"])
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ("  checks:\n    - metric: latency\n      max: 5\n", r"s\.yaml:10: analysis\.checks\[0\]\.metric: Input should be 'error_rate'"),
+        ("  checks:\n    - metric: accuracy\n      max: 0.9\n",
+         r"s\.yaml:10: analysis\.checks\[0\]: max does not fit accuracy \(higher is better\): use min or max_drop"),
+        ("  checks:\n    - metric: p95_ms\n      max_drop: 3\n",
+         r"analysis\.checks\[0\]: max_drop does not fit p95_ms \(lower is better\): use max or max_ratio"),
+        ("  checks:\n    - metric: p95_ms\n", r"analysis\.checks\[0\]: give exactly one threshold for p95_ms"),
+        ("  checks:\n    - metric: error_rate\n      max: 0.01\n      tolerance: 3\n", r"tolerance only applies to max_ratio"),
+        ("  checks:\n    - metric: error_rate\n      max: 0.01\n    - metric: error_rate\n      max: 0.02\n",
+         r"analysis\.checks: .*error_rate appear twice"),
+    ],
+    ids=["unknown-metric", "threshold-wrong-direction", "relative-wrong-direction", "no-threshold",
+         "tolerance-without-ratio", "duplicate-names"],
+)
+def test_bad_checks_are_named_with_file_line_and_field(tmp_path: Path, change: str, where: str) -> None:
+    with pytest.raises(ScenarioError, match=where):
+        load_scenario(write(tmp_path, VALID + change))
+
+
+def test_a_candidate_outside_the_catalogue_is_refused_at_its_line(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"s\.yaml:5: versions\.candidate: 'v9' is not in the model catalogue"):
+        load_scenario(write(tmp_path, VALID.replace("candidate: v2", "candidate: v9")))
+
+
+def test_a_window_shorter_than_two_scrapes_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"analysis\.interval: Value error, 1s is shorter than 2s|analysis\.interval: 1s is shorter"):
+        load_scenario(write(tmp_path, VALID), ["analysis.interval=1s"])
+    blue_green = VALID.replace("strategy: canary", "strategy: blue-green").replace("steps: [10, 50, 100]\n", "watch: 1s\n")
+    with pytest.raises(ScenarioError, match=r"s\.yaml:6: watch: the watch window \(1s\) is shorter than 2s"):
+        load_scenario(write(tmp_path, blue_green))
+
+
+def test_labels_must_have_time_to_arrive_within_the_window(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"load: feedback_delay \(5s\) must be shorter than analysis.interval \(5s\)"):
+        load_scenario(write(tmp_path, VALID), ["load.feedback_delay=5s"])
+
+
+def test_a_canary_field_in_a_blue_green_scenario_is_an_unknown_field(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"s\.yaml:6: steps: unknown field"):
+        load_scenario(write(tmp_path, VALID.replace("strategy: canary", "strategy: blue-green")))
+
+
+def test_time_scale_shortens_every_window_and_keeps_minimum_samples(tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, VALID.replace("strategy: canary", "strategy: blue-green")
+                            .replace("steps: [10, 50, 100]\n", "watch: 20s\n")), ["analysis.interval=10s"])
+    fast = s.scaled(0.5)
+    assert (fast.analysis.interval, fast.watch) == (5.0, 10.0)
+    assert fast.analysis.min_requests == s.analysis.min_requests
+    with pytest.raises(ValueError, match="shorter than 2s"):
+        s.scaled(0.1)

@@ -21,8 +21,10 @@ def main() -> None:
 
     \b
     Quick start (local target: processes on 127.0.0.1, no cluster needed):
-      rolloutlab scenarios             list the shipped experiments
+      rolloutlab scenarios             list the shipped experiments, by strategy
       rolloutlab run canary-basic      bring the lab up, run the canary under load, print the verdict
+      rolloutlab validate FILE...      check scenario files (file:line:field errors)
+      rolloutlab runs / report RUN     past runs; rebuild a run's summary
       rolloutlab up / status / down    keep a lab running between experiments
       rolloutlab route show|set        inspect or change the traffic split of a running lab by hand
       rolloutlab load / stress slow    drive load shapes at the lab; find a version's breaking point
@@ -31,74 +33,6 @@ def main() -> None:
 
     State, logs and run reports live under $ROLLOUTLAB_HOME (default: <project>/.rolloutlab).
     """
-
-
-@main.command()
-def scenarios() -> None:
-    """List the shipped scenarios (experiments/*.yaml) with their strategy and description."""
-    from rolloutlab.scenario import list_scenarios, load_scenario
-
-    rows = []
-    for path in list_scenarios():
-        try:
-            s = load_scenario(str(path))
-            rows.append((s.name, s.strategy, f"{s.versions.baseline} → {s.versions.candidate}",
-                         s.expect or "–", s.description))
-        except RolloutLabError as exc:
-            rows.append((path.stem, "INVALID", "", "", str(exc).splitlines()[0]))
-    rows.insert(0, ("NAME", "STRATEGY", "VERSIONS", "EXPECT", "DESCRIPTION"))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
-
-
-@main.command()
-@click.argument("scenario")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a scenario field, e.g. --set analysis.interval=5s --set load.users=20.")
-@click.option("--keep-up", is_flag=True, help="Leave the lab running afterwards (when this run started it).")
-@click.option("--router-port", type=click.IntRange(1, 65535), help="Fixed port for the router (default: a free one).")
-@click.option("--ready-timeout", type=float, default=90.0, show_default=True,
-              help="Seconds to wait for model servers, NGINX and Prometheus to become ready.")
-def run(scenario: str, overrides: tuple[str, ...], keep_up: bool, router_port: int | None, ready_timeout: float) -> None:
-    """Run SCENARIO (a name from `rolloutlab scenarios`, or a YAML path) on the local target.
-
-    Starts the lab if it is not up (and stops it afterwards), sends Locust load through the router,
-    and at every step judges the candidate against the baseline from Prometheus, then promotes,
-    holds or rolls back. Ctrl-C routes all traffic back to the baseline and stops the lab.
-
-    \b
-    Exit status: 0 promoted, 3 rolled back, 130 interrupted, 1 error.
-    Writes <run dir>/journal.jsonl (every routing change, measurement and decision) and summary.md.
-    """
-    from rolloutlab.experiment import run_scenario
-    from rolloutlab.scenario import load_scenario
-
-    spec = load_scenario(scenario, list(overrides))
-    # A plain `kill` must also put traffic back on the baseline and stop the lab.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    say(f"scenario {spec.name}: {spec.strategy} of {spec.versions.candidate} over {spec.versions.baseline}, "
-         f"steps {' → '.join(f'{s}%' for s in spec.steps)}, {spec.analysis.interval:g}s per step")
-    started = time.monotonic()
-    try:
-        report = run_scenario(spec, lab_home(), keep_up=keep_up, router_port=router_port,
-                              ready_timeout=ready_timeout, progress=say)
-    except KeyboardInterrupt:
-        click.secho("interrupted: the lab was stopped", fg="yellow", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    outcome = report.outcome
-    colour = {"promoted": "green", "rolled back": "yellow"}.get(outcome.outcome, "red")
-    click.secho(f"\nverdict: {outcome.outcome.upper()} — {outcome.reason} "
-                f"({outcome.analyses} analyses, {time.monotonic() - started:.0f}s)", fg=colour, bold=True)
-    if spec.expect:
-        matched = "as this scenario expects" if outcome.outcome == spec.expect else f"this scenario expects {spec.expect}"
-        say(f"({matched})")
-    say(f"report:  {report.summary}")
-    say(f"journal: {report.journal}")
-    if outcome.interrupted:
-        sys.exit(EXIT_INTERRUPTED)
-    if outcome.outcome != "promoted":
-        sys.exit(EXIT_ROLLED_BACK if outcome.outcome == "rolled back" else 1)
 
 
 @main.command()
@@ -148,28 +82,14 @@ def status(as_json: bool) -> None:
         say(f"routing (generation {info['routing']['generation']}): {weights}")
 
 
-@main.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def report(run_dir: Path) -> None:
-    """Rebuild RUN_DIR/summary.md from its journal and print it."""
-    from rolloutlab.journal import read_journal
-    from rolloutlab.report.markdown import render_summary
-
-    journal = run_dir / "journal.jsonl"
-    if not journal.is_file():
-        raise RolloutLabError(f"{run_dir} has no journal.jsonl; is it a run directory?")
-    text = render_summary(read_journal(journal))
-    (run_dir / "summary.md").write_text(text, encoding="utf-8")
-    say(text)
-
-
 # Command groups live in their own modules and register once `main` exists.
 from rolloutlab.cli.cluster import cluster  # noqa: E402
+from rolloutlab.cli.experiments import report, run, runs, scenarios, validate  # noqa: E402
 from rolloutlab.cli.load import load, stress  # noqa: E402
 from rolloutlab.cli.models import models  # noqa: E402
 from rolloutlab.cli.route import route  # noqa: E402
 
-for _command in (models, route, load, stress, cluster):
+for _command in (scenarios, validate, run, runs, report, models, route, load, stress, cluster):
     main.add_command(_command)
 
 if __name__ == "__main__":

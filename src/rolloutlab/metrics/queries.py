@@ -1,28 +1,85 @@
 """PromQL templates, kept as data apart from the code that runs them.
 
 Placeholders ($-style, since PromQL is full of braces): $version (the `version` target label the lab's
-Prometheus puts on each model server), $window (a range like 15s).
+Prometheus puts on each model server), $window (a range like 15s). The same templates serve the local
+target and Kubernetes (whose Prometheus puts the same `job="model"` and `version` labels on model pods).
+
+Two groups:
+- SERIES: raw per-version numbers over a window (counts, quantiles), what every analysis measures;
+- METRICS: what a check can judge, each one PromQL expression with its unit, its direction and the
+  count that is its sample size (a check with too few samples is Inconclusive, never a pass).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from string import Template
 
-_PREDICT = 'job="model",version="$version",endpoint="/predict"'
+_MODEL = 'job="model",version="$version"'
+_PREDICT = f'{_MODEL},endpoint="/predict"'
+_REQUESTS = f"sum(increase(bentoml_service_request_total{{{_PREDICT}}}[$window]))"
+_ERRORS = f'sum(increase(bentoml_service_request_total{{{_PREDICT},http_response_code=~"5.."}}[$window]))'
+# Feedback counted when it arrives: every label in the window belongs to a prediction made at least the
+# feedback delay earlier, so the ratio judges only predictions whose labels had time to arrive.
+_FEEDBACK = f"sum(increase(rolloutlab_feedback_total{{{_MODEL}}}[$window]))"
+_REWARD = f"sum(increase(rolloutlab_reward_total{{{_MODEL}}}[$window]))"
+_RSS_GROWTH = f"sum(delta(rolloutlab_resident_memory_bytes{{{_MODEL}}}[$window]))"
 
-QUERIES: dict[str, Template] = {
-    "requests": Template(f"sum(increase(bentoml_service_request_total{{{_PREDICT}}}[$window]))"),
-    "errors": Template(
-        f'sum(increase(bentoml_service_request_total{{{_PREDICT},http_response_code=~"5.."}}[$window]))'
-    ),
-    "p95_seconds": Template(
-        "histogram_quantile(0.95, sum by (le) "
-        f"(rate(bentoml_service_request_duration_seconds_bucket{{{_PREDICT}}}[$window])))"
-    ),
+
+def _quantile(q: float) -> str:
+    return (f"histogram_quantile({q}, sum by (le) "
+            f"(rate(bentoml_service_request_duration_seconds_bucket{{{_PREDICT}}}[$window])))")
+
+
+SERIES: dict[str, Template] = {
+    "requests": Template(_REQUESTS),
+    "errors": Template(_ERRORS),
+    "p50_seconds": Template(_quantile(0.5)),
+    "p95_seconds": Template(_quantile(0.95)),
+    "p99_seconds": Template(_quantile(0.99)),
+    "feedback": Template(_FEEDBACK),
+    "reward": Template(_REWARD),
+    "rss_growth_bytes": Template(_RSS_GROWTH),
 }
 
 
+@dataclass(frozen=True)
+class MetricDef:
+    """A judgeable metric: one PromQL expression, its unit, which way is better, and its sample count."""
+
+    template: Template
+    unit: str
+    higher_is_better: bool
+    samples: str  # the SERIES whose value is this metric's sample size: "requests" or "feedback"
+    description: str
+
+
+METRICS: dict[str, MetricDef] = {
+    # `or vector(0)`: a version that never failed may have no 5xx series at all, and that is a rate of 0.
+    "error_rate": MetricDef(Template(f"({_ERRORS} or vector(0)) / ({_REQUESTS})"), "ratio", False, "requests",
+                            "share of /predict answered 5xx"),
+    "p50_ms": MetricDef(Template(f"1000 * {_quantile(0.5)}"), "ms", False, "requests", "median latency"),
+    "p95_ms": MetricDef(Template(f"1000 * {_quantile(0.95)}"), "ms", False, "requests", "95th percentile latency"),
+    "p99_ms": MetricDef(Template(f"1000 * {_quantile(0.99)}"), "ms", False, "requests", "99th percentile latency"),
+    "accuracy": MetricDef(Template(f"({_REWARD} or vector(0)) / ({_FEEDBACK})"), "ratio", True, "feedback",
+                          "online accuracy (reward rate) from /feedback, over labels that arrived in the window"),
+    "memory_per_request": MetricDef(Template(f"({_RSS_GROWTH}) / ({_REQUESTS})"), "bytes", False, "requests",
+                                    "resident memory growth per request"),
+    "rps": MetricDef(Template(f"({_REQUESTS}) / $seconds"), "req/s", True, "requests", "throughput served"),
+}
+
+
+def window(window_seconds: float) -> str:
+    """A PromQL range for the last window_seconds (whole seconds, at least 2: scrapes are 1 s apart)."""
+    return f"{max(2, round(window_seconds))}s"
+
+
 def render(name: str, version: str, window_seconds: float) -> str:
-    """The named query for one version over the last window_seconds (whole seconds, at least 2)."""
-    window = f"{max(2, round(window_seconds))}s"
-    return QUERIES[name].substitute(version=version, window=window)
+    """The named raw series for one version over the last window_seconds."""
+    return SERIES[name].substitute(version=version, window=window(window_seconds))
+
+
+def render_metric(name: str, version: str, window_seconds: float) -> str:
+    """The named judgeable metric for one version over the last window_seconds."""
+    w = window(window_seconds)
+    return METRICS[name].template.substitute(version=version, window=w, seconds=w.removesuffix("s"))

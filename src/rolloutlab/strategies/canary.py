@@ -1,11 +1,14 @@
-"""Canary: walk the candidate through increasing traffic steps; roll back on failure or lasting doubt."""
+"""Canary: walk the candidate through increasing traffic steps; roll back on failure or lasting doubt (pure)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from rolloutlab.analysis.verdict import Verdict
-from rolloutlab.strategies.action import Action, Kind
+from rolloutlab.routing import RoutingState, split
+from rolloutlab.strategies.base import Judge, Outcome, Record, Step
+
+BASELINE_ALONE = "baseline-alone"
 
 
 @dataclass(frozen=True)
@@ -15,34 +18,60 @@ class CanaryProgress:
     inconclusive: int = 0  # inconclusive (or unreadable) analyses in a row
 
 
-def first_step(steps: list[int]) -> Action:
-    return Action(Kind.ADVANCE, steps[0], f"start canary at {steps[0]}%")
+@dataclass(frozen=True)
+class Canary:
+    baseline: str
+    candidate: str
+    steps: tuple[int, ...]
+    interval: float
+    failure_limit: int = 1
+    inconclusive_limit: int = 2
 
+    def _state(self, percent: int, reason: str) -> RoutingState:
+        return RoutingState(split(self.baseline, self.candidate, percent), reason=reason)
 
-def decide(
-    steps: list[int], progress: CanaryProgress, verdict: Verdict, failure_limit: int, inconclusive_limit: int
-) -> tuple[Action, CanaryProgress]:
-    """The next action after the analysis of steps[progress.step] returned `verdict`."""
-    current = steps[progress.step]
-    if verdict is Verdict.SUCCESSFUL:
-        if progress.step + 1 == len(steps):
-            return Action(Kind.PROMOTE, 100, f"all {len(steps)} steps passed"), replace(progress, inconclusive=0)
-        nxt = progress.step + 1
-        return (
-            Action(Kind.ADVANCE, steps[nxt], f"{current}% passed"),
-            replace(progress, step=nxt, inconclusive=0),
-        )
-    if verdict is Verdict.FAILED:
-        failures = progress.failures + 1
-        progress = replace(progress, failures=failures, inconclusive=0)
-        if failures >= failure_limit:
-            return Action(Kind.ROLLBACK, 0, f"{failures} failed analysis(es) at {current}% (limit {failure_limit})"), progress
-        return Action(Kind.HOLD, current, f"failed analysis {failures}/{failure_limit} at {current}%"), progress
-    inconclusive = progress.inconclusive + 1
-    progress = replace(progress, inconclusive=inconclusive)
-    if inconclusive >= inconclusive_limit:
-        return (
-            Action(Kind.ROLLBACK, 0, f"{inconclusive} inconclusive analyses in a row at {current}% (limit {inconclusive_limit})"),
-            progress,
-        )
-    return Action(Kind.HOLD, current, f"{verdict.value.lower()} analysis {inconclusive}/{inconclusive_limit} at {current}%"), progress
+    def _step(self, percent: int, progress: CanaryProgress, reason: str) -> Step:
+        label = f"step {progress.step + 1}/{len(self.steps)}: {self.candidate} at {percent}%"
+        return Step(self._state(percent, reason), self.interval, label, "canary", self._state(0, "abort"),
+                    judge=Judge(self.candidate, self.baseline, BASELINE_ALONE), reason=reason, memory=progress)
+
+    def _final(self, outcome: Outcome, reason: str, progress: CanaryProgress) -> Step:
+        percent = 100 if outcome is Outcome.PROMOTED else 0
+        return Step(self._state(percent, reason), 0.0, outcome.value, "done", self._state(percent, reason),
+                    outcome=outcome, reason=reason, memory=progress)
+
+    def first(self) -> Step:
+        # The baseline alone at full load first: the only fair reference once the candidate takes 100 %
+        # (a baseline window from a partial step saw less load than the candidate then does).
+        reason = "baseline before the rollout"
+        return Step(self._state(0, reason), self.interval, f"{self.baseline} alone at 100%", "baseline",
+                    self._state(0, "abort"), record=(self.baseline, BASELINE_ALONE), reason=reason)
+
+    def next(self, history: tuple[Record, ...]) -> Step:
+        last = history[-1]
+        progress = last.step.memory
+        if progress is None:  # the baseline window is recorded: start the canary
+            first = CanaryProgress()
+            return self._step(self.steps[0], first, f"start canary at {self.steps[0]}%")
+        assessment = last.observation.assessment
+        verdict = assessment.verdict if assessment else Verdict.ERROR
+        current = self.steps[progress.step]
+        if verdict is Verdict.SUCCESSFUL:
+            progress = replace(progress, inconclusive=0)
+            if progress.step + 1 == len(self.steps):
+                return self._final(Outcome.PROMOTED, f"all {len(self.steps)} steps passed", progress)
+            progress = replace(progress, step=progress.step + 1)
+            return self._step(self.steps[progress.step], progress, f"{current}% passed")
+        if verdict is Verdict.FAILED:
+            progress = replace(progress, failures=progress.failures + 1, inconclusive=0)
+            if progress.failures >= self.failure_limit:
+                return self._final(Outcome.ROLLED_BACK, f"{progress.failures} failed analysis(es) at {current}% "
+                                   f"(limit {self.failure_limit})", progress)
+            return self._step(current, progress, f"failed analysis {progress.failures}/{self.failure_limit} "
+                              f"at {current}%: hold")
+        progress = replace(progress, inconclusive=progress.inconclusive + 1)
+        if progress.inconclusive >= self.inconclusive_limit:
+            return self._final(Outcome.ROLLED_BACK, f"{progress.inconclusive} inconclusive analyses in a row at "
+                               f"{current}% (limit {self.inconclusive_limit})", progress)
+        return self._step(current, progress, f"{verdict.value.lower()} analysis "
+                          f"{progress.inconclusive}/{self.inconclusive_limit} at {current}%: hold")

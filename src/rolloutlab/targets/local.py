@@ -242,6 +242,22 @@ class LocalTarget:
         self.state_file.unlink(missing_ok=True)
         return names
 
+    def retire(self, version: str) -> str:
+        """Stop one version's server (and its workers) once no routing state uses it; the rest keeps running."""
+        state = self.running_state()
+        if state is None or version not in state.versions:
+            return f"{version} was not running"
+        record = next(p for p in state.processes if p.name == f"model {version}")
+        children = {c.pid for c in descendants(record)}
+        stop(record)
+        for worker in [w for w in state.workers if w.pid in children]:
+            stop(worker)
+        state.processes = [p for p in state.processes if p is not record]
+        state.workers = [w for w in state.workers if w.pid not in children]
+        del state.versions[version]
+        self._save(state)
+        return f"stopped {version} (pid {record.pid}): it no longer serves any traffic"
+
     def _clear_stale(self) -> None:
         state = self.load_state()
         if state is not None:

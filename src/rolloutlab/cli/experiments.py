@@ -1,0 +1,160 @@
+"""`rolloutlab scenarios | validate | run | runs | report`: the experiments and their results."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from rolloutlab.cli.common import EXIT_INTERRUPTED, EXIT_ROLLED_BACK, say
+from rolloutlab.errors import RolloutLabError, ScenarioError
+from rolloutlab.paths import lab_home
+
+EXIT_INVALID = 2
+# What `run` exits with, per outcome: usable as a gate in scripts.
+EXIT_CODES = {"promoted": 0, "winner": 0, "no winner": 0, "rolled back": EXIT_ROLLED_BACK,
+              "rejected": EXIT_ROLLED_BACK, "aborted": 1}
+
+
+@click.command()
+def scenarios() -> None:
+    """List the shipped scenarios (experiments/*.yaml), grouped by strategy, with what each should show."""
+    from rolloutlab.scenario import list_scenarios, load_scenario
+
+    groups: dict[str, list[tuple[str, str, str, str]]] = {}
+    for path in list_scenarios():
+        try:
+            s = load_scenario(str(path))
+            groups.setdefault(s.strategy, []).append(  # type: ignore[attr-defined]
+                (s.name, f"{s.versions.baseline} → {s.candidate}", s.expect or "–", s.description))
+        except RolloutLabError as exc:
+            groups.setdefault("INVALID", []).append((path.stem, "", "", str(exc).splitlines()[0]))
+    rows = [row for group in groups.values() for row in group]
+    widths = [max(len(row[i]) for row in rows + [("NAME", "VERSIONS", "EXPECT", "")]) for i in range(3)]
+    for strategy, group in groups.items():
+        say(click.style(f"{strategy}:", bold=True))
+        for row in group:
+            say("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True)
+def validate(files: tuple[str, ...]) -> None:
+    """Check scenario FILES (paths or shipped names) without running anything.
+
+    Every problem is listed with file:line and the field's path; exit status 2 if any file is invalid.
+    """
+    from rolloutlab.scenario import load_scenario
+
+    bad = 0
+    for name in files:
+        try:
+            s = load_scenario(name)
+        except ScenarioError as exc:
+            bad += 1
+            click.secho(str(exc), fg="red", err=True)
+            continue
+        say(f"ok  {name}: {s.describe()}")
+    if bad:
+        sys.exit(EXIT_INVALID)
+
+
+@click.command()
+@click.argument("scenario")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a scenario field, e.g. --set analysis.interval=5s --set load.users=20.")
+@click.option("--time-scale", type=click.FloatRange(min=0.01, max=100), default=1.0, show_default=True,
+              help="Multiply every interval and window (0.5 = twice as fast); minimum samples still hold.")
+@click.option("--keep-up", is_flag=True, help="Leave the lab running afterwards (when this run started it).")
+@click.option("--router-port", type=click.IntRange(1, 65535), help="Fixed port for the router (default: a free one).")
+@click.option("--ready-timeout", type=float, default=90.0, show_default=True,
+              help="Seconds to wait for model servers, NGINX and Prometheus to become ready.")
+def run(scenario: str, overrides: tuple[str, ...], time_scale: float, keep_up: bool, router_port: int | None,
+        ready_timeout: float) -> None:
+    """Run SCENARIO (a name from `rolloutlab scenarios`, or a YAML path) on the local target.
+
+    Starts the lab if it is not up (and stops it afterwards), sends Locust load through the router and
+    lets the scenario's strategy (canary, blue-green) move traffic; every window is judged by the
+    scenario's checks (errors, latency, online accuracy, memory) from Prometheus. Ctrl-C routes all
+    traffic back to the baseline and stops the lab.
+
+    \b
+    Exit status: 0 promoted, 3 rolled back or rejected, 130 interrupted, 1 error, 2 invalid scenario.
+    Writes <run dir>/journal.jsonl (every routing change, check and decision) and summary.md.
+    \b
+    Examples:
+      rolloutlab run canary-basic
+      rolloutlab run bluegreen-basic --time-scale 0.5
+      rolloutlab run canary-basic --set analysis.interval=30s --set load.users=20
+    """
+    from rolloutlab.experiment import run_scenario
+    from rolloutlab.scenario import load_scenario
+
+    try:
+        spec = load_scenario(scenario, list(overrides))
+        if time_scale != 1.0:
+            spec = spec.scaled(time_scale)
+    except ScenarioError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(EXIT_INVALID)
+    except ValueError as exc:  # a scaled window that no longer validates
+        click.secho(f"error: --time-scale {time_scale:g}: {exc}", fg="red", err=True)
+        sys.exit(EXIT_INVALID)
+    # A plain `kill` must also put traffic back on the baseline and stop the lab.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    say(f"scenario {spec.name}: {spec.describe()}")
+    started = time.monotonic()
+    try:
+        report = run_scenario(spec, lab_home(), keep_up=keep_up, router_port=router_port,
+                              ready_timeout=ready_timeout, progress=say)
+    except KeyboardInterrupt:
+        click.secho("interrupted: the lab was stopped", fg="yellow", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    outcome = report.outcome
+    colour = {"promoted": "green", "winner": "green", "rolled back": "yellow", "rejected": "yellow"}
+    click.secho(f"\nverdict: {outcome.outcome.upper()} — {outcome.reason} "
+                f"({outcome.analyses} analyses, {time.monotonic() - started:.0f}s)",
+                fg=colour.get(outcome.outcome, "red"), bold=True)
+    if spec.expect:
+        matched = "as this scenario expects" if outcome.outcome == spec.expect else f"this scenario expects {spec.expect}"
+        say(f"({matched})")
+    say(f"report:  {report.summary}")
+    say(f"journal: {report.journal}")
+    if outcome.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_CODES.get(outcome.outcome, 1))
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest runs to show.")
+def runs(limit: int) -> None:
+    """List past runs (newest first): scenario, strategy, outcome, duration, run directory."""
+    from rolloutlab.report.runs import list_runs
+
+    found = list_runs(lab_home() / "runs")[:limit]
+    if not found:
+        say(f"no runs yet under {lab_home() / 'runs'} (start one with `rolloutlab run canary-basic`)")
+        return
+    rows = [("STARTED", "SCENARIO", "STRATEGY", "OUTCOME", "DURATION", "RUN DIRECTORY")]
+    rows += [(r.started, r.scenario, r.strategy, r.outcome, r.duration, str(r.path)) for r in found]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[5])
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def report(run_dir: Path) -> None:
+    """Rebuild RUN_DIR/summary.md from its journal and print it."""
+    from rolloutlab.journal import read_journal
+    from rolloutlab.report.markdown import render_summary
+
+    journal = run_dir / "journal.jsonl"
+    if not journal.is_file():
+        raise RolloutLabError(f"{run_dir} has no journal.jsonl; is it a run directory?")
+    text = render_summary(read_journal(journal))
+    (run_dir / "summary.md").write_text(text, encoding="utf-8")
+    say(text)
