@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
 
 from rolloutlab.routers.kube_api import MERGE_PATCH
 
@@ -57,18 +58,26 @@ class RouteStatusWriter:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            stream = watch.Watch()
-            for event in stream.stream(self.api.list_namespaced_custom_object, GROUP, VERSION, self.namespace,
-                                       PLURAL, timeout_seconds=1):
-                if self._stop.is_set():
-                    stream.stop()
-                    break
-                route = event["object"]
-                if event["type"] in ("ADDED", "MODIFIED") and not self._current(route):
-                    name = route["metadata"]["name"]
-                    self.api.patch_namespaced_custom_object_status(GROUP, VERSION, self.namespace, PLURAL, name,
-                                                                   _status(route), _content_type=MERGE_PATCH)
-                    self.reported.append((name, route["metadata"]["generation"]))
+            try:
+                self._watch()
+            except ApiException:
+                # A watch resumed at a resourceVersion the server has not reached yet (504) or no longer
+                # keeps (410): start a fresh one, which lists every route again first.
+                self._stop.wait(0.2)
+
+    def _watch(self) -> None:
+        stream = watch.Watch()
+        for event in stream.stream(self.api.list_namespaced_custom_object, GROUP, VERSION, self.namespace,
+                                   PLURAL, timeout_seconds=1):
+            if self._stop.is_set():
+                stream.stop()
+                return
+            route = event["object"]
+            if event["type"] in ("ADDED", "MODIFIED") and not self._current(route):
+                name = route["metadata"]["name"]
+                self.api.patch_namespaced_custom_object_status(GROUP, VERSION, self.namespace, PLURAL, name,
+                                                               _status(route), _content_type=MERGE_PATCH)
+                self.reported.append((name, route["metadata"]["generation"]))
 
     @staticmethod
     def _current(route: dict[str, Any]) -> bool:
