@@ -10,6 +10,7 @@ import yaml
 
 from rolloutlab.errors import ClusterError
 from rolloutlab.infra.config import StackConfig, config_keys, parse_config
+from rolloutlab.infra.routing_record import RoutingRecord
 from tests.infra.conftest import PROJECT
 
 
@@ -32,8 +33,10 @@ def test_pulumi_yaml_declares_every_key_with_the_defaults_config_py_uses() -> No
         entry = declared[StackConfig.key(field.name)]
         expected = getattr(defaults, field.name)
         default = tuple(entry["default"]) if isinstance(expected, tuple) else entry["default"]
+        if isinstance(expected, RoutingRecord):
+            expected = expected.to_config()
         assert default == expected, f"Pulumi.yaml default of {StackConfig.key(field.name)}"
-        kind = {bool: "boolean", int: "integer", str: "string", tuple: "array"}[type(expected)]
+        kind = {bool: "boolean", int: "integer", str: "string", tuple: "array", dict: "object"}[type(expected)]
         assert entry["type"] == kind, StackConfig.key(field.name)
 
 

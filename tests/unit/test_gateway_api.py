@@ -170,10 +170,19 @@ def test_a_route_the_controller_rejects_is_rolled_back() -> None:
 
 def test_a_silent_controller_times_out_and_is_rolled_back() -> None:
     router, api, now = make_router(controller="silent")
-    with pytest.raises(RoutingError, match="did not report on it within 5s"):
+    with pytest.raises(RoutingError, match="no Gateway controller set Accepted on it for Gateway "
+                                           "rolloutlab/rolloutlab-gateway within 5s"):
         router.apply(RoutingState({"v1": 50, "v2": 50}))
     assert 5 <= now[0] < 6
     assert router.current().weights == {"v1": 100, "v2": 0}
+
+
+def test_without_waiting_a_state_is_live_once_stored_even_with_a_silent_controller() -> None:
+    router, api, now = make_router(controller="silent")
+    router.wait_accepted = False
+    applied = router.apply(RoutingState({"v1": 50, "v2": 50}))
+    assert applied.generation == 1 and now[0] == 0
+    assert router.current().weights == {"v1": 50, "v2": 50} and len(api.patches) == 1
 
 
 @pytest.mark.parametrize(

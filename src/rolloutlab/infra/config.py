@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from rolloutlab.errors import ClusterError
+from rolloutlab.infra.routing_record import ROUTING_KEY, RoutingRecord, parse_routing
 
 CONFIG_NAMESPACE = "rolloutlab"
 CLUSTER_KINDS = ("kind", "minikube", "existing")
@@ -21,6 +22,7 @@ PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LOAD_SETTING = re.compile(r"^(ROLLOUTLAB_[A-Z0-9_]+)=(.*)$", re.DOTALL)
 # Set by the stack itself (where the rows are mounted, the exporter every pod serves, the worker count).
+ENVOY_GATEWAY_CHART = "oci://docker.io/envoyproxy/gateway-helm"
 STACK_LOAD_SETTINGS = ("ROLLOUTLAB_HOLDOUT", "ROLLOUTLAB_EXPORTER_PORT", "ROLLOUTLAB_EXPORTER_HOST", "ROLLOUTLAB_WORKERS")
 
 
@@ -39,12 +41,14 @@ class StackConfig:
     replicas: int = 1  # pods per model version
     namespace: str = "rolloutlab"
     install_envoy_gateway: bool = True  # false when the cluster already runs Envoy Gateway
-    envoy_gateway_version: str = "v1.9.1"  # Helm chart oci://docker.io/envoyproxy/gateway-helm
+    envoy_gateway_chart: str = ENVOY_GATEWAY_CHART  # the OCI chart, or a local chart directory (air-gapped)
+    envoy_gateway_version: str = "v1.9.0"  # the chart version (a local chart's Chart.yaml must say the same)
     prometheus_image: str = "prom/prometheus:v3.5.0"
     load_workers: int = 2  # Locust workers beside the master; 0 = no load generator in the cluster
     load_image: str = ""  # "" = build rolloutlab-load (Locust + prometheus_client, as locked) locally
     load_env: tuple[str, ...] = ()  # extra ROLLOUTLAB_*=value settings of the locustfile (users, shape, seed, ...)
     holdout: str = ""  # held-out rows for the load generator ("" = the lab's data/holdout.json)
+    routing: RoutingRecord = RoutingRecord()  # the routing the last run left (infra/routing_record.py)
 
     @staticmethod
     def key(field_name: str) -> str:
@@ -80,10 +84,14 @@ def parse_config(raw: Mapping[str, str], stack: str = "dev") -> StackConfig:
     defaults = StackConfig()
     values: dict[str, object] = {}
     for key, name in known.items():
-        if key in raw and raw[key] is not None:
+        if key in raw and raw[key] is not None and key != ROUTING_KEY:
             values[name] = _convert(raw[key], getattr(defaults, name), f"{source}: {CONFIG_NAMESPACE}:{key}")
     config = StackConfig(**values)  # type: ignore[arg-type]
     _validate(config, source)
+    if raw.get(ROUTING_KEY) is not None:
+        # Checked against the versions this stack deploys, so parsed once those are known.
+        record = parse_routing(raw[ROUTING_KEY], config.versions, f"{source}: {CONFIG_NAMESPACE}:{ROUTING_KEY}")
+        config = replace(config, routing=record)
     return config
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
+from rolloutlab.errors import ClusterError
+from rolloutlab.infra.config import ENVOY_GATEWAY_CHART
 from rolloutlab.k8s_names import PART_OF, PART_OF_LABEL, K8sNames
 from rolloutlab.routers.httproute import render_httproute
 from rolloutlab.routing import RoutingState
 
-ENVOY_GATEWAY_CHART = "oci://docker.io/envoyproxy/gateway-helm"
+REMOTE_CHART_PREFIXES = ("oci://", "https://", "http://")
 ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"  # where Envoy Gateway runs the proxies it manages
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -20,18 +24,41 @@ GATEWAY_CLASS = "rolloutlab"
 PROXY_CONFIG = "rolloutlab-proxy"
 ROUTER_SERVICE = "rolloutlab-router"  # the proxy's Service: pinned, so load and port-forwards need no lookup
 ROUTER_PORT = 80
-# Pulumi owns the route's first state; at run time the GatewayApiRouter patches its weights. If a later
-# `pulumi up` changes the route, it takes the fields back instead of failing on the field-manager conflict.
+# The program renders the route from the recorded routing (infra/routing_record.py); at run time the
+# GatewayApiRouter patches it. When a later `pulumi up` applies the program's (recorded) state, it takes
+# the fields back instead of failing on the field-manager conflict.
 PATCH_FORCE = {"pulumi.com/patchForce": "true"}
 
 
-def initial_state(versions: Sequence[str]) -> RoutingState:
-    """All traffic on the first version (the baseline), none on the others: where every experiment starts."""
-    return RoutingState({v: (100 if i == 0 else 0) for i, v in enumerate(versions)}, reason="initial (pulumi up)")
+def chart_source(chart: str, version: str, project_dir: Path) -> tuple[str, str | None]:
+    """The Helm chart to install and the version to ask for: (OCI/URL reference, version) or (local dir, None).
+
+    A local chart directory (air-gapped machines, the CI testbed) is installed as it is, so the
+    version is checked against its Chart.yaml instead of being passed to Helm (ClusterError if they differ).
+    """
+    if chart.startswith(REMOTE_CHART_PREFIXES):
+        return chart, version
+    where = f"rolloutlab:envoyGatewayChart {chart!r}"
+    path = Path(chart).expanduser()
+    path = path if path.is_absolute() else project_dir / path
+    manifest = path / "Chart.yaml"
+    if not manifest.is_file():
+        raise ClusterError(f"{where}: no Helm chart at {path} (no Chart.yaml); give an oci:// reference or a chart directory")
+    try:
+        declared = str((yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}).get("version", ""))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ClusterError(f"{where}: cannot read {manifest}: {exc}") from None
+    if declared.lstrip("v") != version.lstrip("v"):
+        raise ClusterError(f"{where}: {manifest} is version {declared or '(none)'}, but rolloutlab:envoyGatewayVersion "
+                           f"is {version}; set them to the same version")
+    return str(path.resolve()), None
 
 
 class ModelRouter(pulumi.ComponentResource):
-    """Envoy Gateway with a pinned proxy Service name, the lab's Gateway, and an HTTPRoute over the versions."""
+    """Envoy Gateway with a pinned proxy Service name, the lab's Gateway, and the HTTPRoute carrying `routing`.
+
+    `envoy_gateway_chart` is what chart_source returned: (chart, version to ask Helm for, or None).
+    """
 
     gateway: k8s.apiextensions.CustomResource
     route: k8s.apiextensions.CustomResource
@@ -43,9 +70,9 @@ class ModelRouter(pulumi.ComponentResource):
         *,
         names: K8sNames,
         namespace: pulumi.Input[str],
-        versions: Sequence[str],
+        routing: RoutingState,
         install_envoy_gateway: bool,
-        envoy_gateway_version: str,
+        envoy_gateway_chart: tuple[str, str | None] = (ENVOY_GATEWAY_CHART, "v1.9.0"),
         backends: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -56,8 +83,8 @@ class ModelRouter(pulumi.ComponentResource):
             installed.append(k8s.helm.v3.Release(
                 f"{name}-envoy-gateway",
                 name="envoy-gateway",
-                chart=ENVOY_GATEWAY_CHART,
-                version=envoy_gateway_version,
+                chart=envoy_gateway_chart[0],
+                version=envoy_gateway_chart[1],
                 namespace=ENVOY_GATEWAY_NAMESPACE,
                 create_namespace=True,
                 # The chart installs the Gateway API and Envoy Gateway CRDs; wait until its controller is
@@ -88,7 +115,7 @@ class ModelRouter(pulumi.ComponentResource):
                            "allowedRoutes": {"namespaces": {"from": "Same"}}}],
         }, pulumi.ResourceOptions(parent=self, depends_on=[gateway_class]))
 
-        route = render_httproute(initial_state(versions), names)
+        route = render_httproute(routing, names)
         metadata = dict(route["metadata"])
         metadata["annotations"] = {**metadata.get("annotations", {}), **PATCH_FORCE}
         metadata["labels"] = {**metadata.get("labels", {}), **labels}

@@ -13,6 +13,7 @@ from rolloutlab.infra.load_generator import MASTER_NAME, WEB_PORT, LoadGenerator
 from rolloutlab.infra.model_version import ModelVersion
 from rolloutlab.infra.prometheus import PROMETHEUS_PORT, Prometheus
 from rolloutlab.k8s_names import MODEL_PORT, PART_OF, PART_OF_LABEL, K8sNames
+from rolloutlab.routers.httproute import state_annotations
 
 
 class RolloutLab(pulumi.ComponentResource):
@@ -34,6 +35,7 @@ class RolloutLab(pulumi.ComponentResource):
         locustfiles: Mapping[str, str],
         holdout: str,
         load_image: str = "",
+        envoy_gateway_chart: tuple[str, str | None] | None = None,
         images_ready: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -58,19 +60,23 @@ class RolloutLab(pulumi.ComponentResource):
             for version in config.versions
         }
         # Blue-green by Service selector: the ServiceSelectorRouter switches this Service between versions'
-        # pods at run time; it starts on the first version, like the route.
-        first = config.versions[0]
+        # pods at run time. It selects the recorded version (the first one until a run records another)
+        # and carries the same annotations the router writes, so a refresh after a recorded run finds no change.
+        stable_state = config.routing.stable_state(config.versions)
+        selected = next(iter(stable_state.active()))
         self.stable = k8s.core.v1.Service(
             f"{name}-stable",
             metadata={"name": names.stable_service, "namespace": namespace,
-                      "labels": {PART_OF_LABEL: PART_OF}, "annotations": PATCH_FORCE},
-            spec={"type": "ClusterIP", "selector": names.version_labels(first),
+                      "labels": {PART_OF_LABEL: PART_OF},
+                      "annotations": {**PATCH_FORCE, **state_annotations(stable_state)}},
+            spec={"type": "ClusterIP", "selector": names.version_labels(selected),
                   "ports": [{"name": "http", "port": MODEL_PORT, "targetPort": "http", "protocol": "TCP"}]},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versions[first].deployment]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versions[selected].deployment]),
         )
+        chart = envoy_gateway_chart or (config.envoy_gateway_chart, config.envoy_gateway_version)
         self.router = ModelRouter(
-            f"{name}-router", names=names, namespace=namespace, versions=list(config.versions),
-            install_envoy_gateway=config.install_envoy_gateway, envoy_gateway_version=config.envoy_gateway_version,
+            f"{name}-router", names=names, namespace=namespace, routing=config.routing.route_state(config.versions),
+            install_envoy_gateway=config.install_envoy_gateway, envoy_gateway_chart=chart,
             backends=[v.service for v in self.versions.values()], opts=child,
         )
         self.prometheus = Prometheus(f"{name}-prometheus", names=names, namespace=namespace,
@@ -102,3 +108,4 @@ class RolloutLab(pulumi.ComponentResource):
                       "workers": config.load_workers} if self.load else None),
         })
         self.register_outputs({"endpoints": self.endpoints})
+

@@ -20,10 +20,13 @@ def nginx_router(nginx: str, layout: NginxLayout) -> TrafficRouter:
     return NginxRouter(nginx, layout)
 
 
-def kubernetes_router(kind: str, names: K8sNames, versions: Iterable[str], api_client: Any = None) -> TrafficRouter:
+def kubernetes_router(kind: str, names: K8sNames, versions: Iterable[str], api_client: Any = None, *,
+                      wait_accepted: bool = True) -> TrafficRouter:
     """A Kubernetes router: "gateway-api" (weights, header rules, mirroring) or "service-selector" (blue-green).
 
     api_client is a kubernetes.client.ApiClient; by default one from the current kubeconfig context.
+    wait_accepted=False: the Gateway API router does not wait for a Gateway controller to accept a
+    route (control planes without one, like the CI testbed; see GatewayApiRouter).
     """
     if kind not in KUBERNETES_ROUTERS:
         raise RoutingError(f"unknown Kubernetes router {kind!r}; choose one of {', '.join(KUBERNETES_ROUTERS)}")
@@ -33,7 +36,7 @@ def kubernetes_router(kind: str, names: K8sNames, versions: Iterable[str], api_c
     if kind == "gateway-api":
         from rolloutlab.routers.gateway_api import GatewayApiRouter
 
-        return GatewayApiRouter(client.CustomObjectsApi(api_client), names, versions)
+        return GatewayApiRouter(client.CustomObjectsApi(api_client), names, versions, wait_accepted=wait_accepted)
     from rolloutlab.routers.service_selector import ServiceSelectorRouter
 
     return ServiceSelectorRouter(client.CoreV1Api(api_client), names, versions)

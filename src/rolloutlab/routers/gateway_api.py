@@ -30,12 +30,14 @@ class GatewayApiRouter:
     """Patches the HTTPRoute `names.httproute` (created by the Pulumi stack) to each new state.
 
     A state is live once the Gateway's controller reports the route Accepted with resolved
-    references for the route's new metadata.generation; if it refuses or stays silent, the
-    previous rules are patched back and RoutingError says why.
+    references for the route's new metadata.generation; if it refuses or stays silent for
+    `verify_timeout` seconds, the previous rules are patched back and RoutingError says why.
+    `wait_accepted=False` counts a state as live once the API server stored it: for a control plane
+    without a Gateway controller (the CI testbed), never for measuring real traffic.
     """
 
     def __init__(self, api: CustomObjects, names: K8sNames, versions: Iterable[str], *,
-                 verify_timeout: float = 30.0, poll_interval: float = 0.5,
+                 verify_timeout: float = 30.0, poll_interval: float = 0.5, wait_accepted: bool = True,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
         self.api = api
         self.names = names
@@ -44,6 +46,7 @@ class GatewayApiRouter:
         self.poll_interval = poll_interval
         self.sleep = sleep
         self.clock = clock
+        self.wait_accepted = wait_accepted
         self.where = f"HTTPRoute {names.namespace}/{names.httproute}"
 
     def _get(self) -> dict[str, Any]:
@@ -71,6 +74,8 @@ class GatewayApiRouter:
             "spec": {"rules": rendered["spec"]["rules"]},
         }
         patched = self._patch(body, "patching")
+        if not self.wait_accepted:
+            return new
         problem = self._wait_accepted(int(patched["metadata"].get("generation", 0)))
         if problem is None:
             return new
@@ -83,12 +88,26 @@ class GatewayApiRouter:
         """None once the controller accepted `generation` of the route, else what went wrong."""
         deadline = self.clock() + self.verify_timeout
         while True:
-            verdict = self._verdict(self._get(), generation)
+            route = self._get()
+            verdict = self._verdict(route, generation)
             if verdict is not None:
                 return verdict or None
             if self.clock() >= deadline:
-                return f"the Gateway controller did not report on it within {self.verify_timeout:g}s"
+                return self._silence(route, generation)
             self.sleep(self.poll_interval)
+
+    def _silence(self, route: dict[str, Any], generation: int) -> str:
+        """Why waiting timed out: no controller reports on this Gateway at all, or it lags behind."""
+        gateway = f"Gateway {self.names.namespace}/{self.names.gateway}"
+        reported = [p for p in (route.get("status") or {}).get("parents") or []
+                    if (p.get("parentRef") or {}).get("name") == self.names.gateway]
+        if not reported:
+            return (f"no Gateway controller set Accepted on it for {gateway} within {self.verify_timeout:g}s "
+                    "(status.parents is empty: is the gateway's controller, e.g. Envoy Gateway, running and its "
+                    "GatewayClass accepted? Without a controller, nothing routes; wait_accepted=False only "
+                    "checks that the API server stored the route)")
+        return (f"the controller of {gateway} did not report Accepted and ResolvedRefs for generation "
+                f"{generation} within {self.verify_timeout:g}s")
 
     def _verdict(self, route: dict[str, Any], generation: int) -> str | None:
         """'' if accepted, a reason if refused, None while the controller has not seen `generation`."""

@@ -18,7 +18,11 @@ GATEWAY_GROUP = "gateway.networking.k8s.io"
 API_VERSION = f"{GATEWAY_GROUP}/v1"
 STATE_ANNOTATION = "rolloutlab.dev/routing-state"
 GENERATION_ANNOTATION = "rolloutlab.dev/routing-generation"
-MAX_RULES = 16  # the HTTPRoute CRD allows at most 16 rules per route
+# Limits of the HTTPRoute CRD (v1): checked here so the lab refuses a state with its own message
+# before the API server would answer 422.
+MAX_RULES = 16  # rules per route
+MAX_BACKEND_REFS = 16  # backendRefs per rule
+MAX_WEIGHT = 1_000_000  # backendRefs[].weight
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -40,6 +44,12 @@ def _header_rule(names: K8sNames, header: str, value: str, version: str) -> dict
     }
 
 
+def state_annotations(state: RoutingState) -> dict[str, str]:
+    """The annotations that carry `state` on a routed object (HTTPRoute, stable Service): always the same text."""
+    return {STATE_ANNOTATION: json.dumps(state.to_dict(), separators=(",", ":")),
+            GENERATION_ANNOTATION: str(state.generation)}
+
+
 def render_httproute(state: RoutingState, names: K8sNames, *, gateway_namespace: str | None = None) -> dict[str, Any]:
     """The HTTPRoute `names.httproute` that carries out `state` behind the Gateway `names.gateway`.
 
@@ -53,11 +63,23 @@ def render_httproute(state: RoutingState, names: K8sNames, *, gateway_namespace:
             "sticky assignment by user key cannot be expressed in a Gateway API v1 HTTPRoute "
             "(sessionPersistence is experimental); use a non-sticky state on Kubernetes"
         )
+    active = state.active()
+    if len(active) > MAX_BACKEND_REFS:
+        raise RoutingError(
+            f"the state gives traffic to {len(active)} versions; an HTTPRoute rule forwards to at most "
+            f"{MAX_BACKEND_REFS} backends (give the others weight 0)"
+        )
+    heavy = {v: w for v, w in active.items() if w > MAX_WEIGHT}
+    if heavy:
+        raise RoutingError(
+            f"weights {', '.join(f'{v}={w}' for v, w in heavy.items())} exceed the HTTPRoute maximum of "
+            f"{MAX_WEIGHT:,}; weights are relative, so scale them all down"
+        )
     rules = [_header_rule(names, FORCE_HEADER, version, version) for version in sorted(state.weights)]
     rules += [_header_rule(names, rule.header, rule.value, rule.version) for rule in state.rules]
     default: dict[str, Any] = {
         "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-        "backendRefs": [_backend(names, version, weight) for version, weight in state.active().items()],
+        "backendRefs": [_backend(names, version, weight) for version, weight in active.items()],
     }
     if state.mirror is not None:
         default["filters"] = [{
@@ -80,10 +102,7 @@ def render_httproute(state: RoutingState, names: K8sNames, *, gateway_namespace:
             "name": names.httproute,
             "namespace": names.namespace,
             "labels": {PART_OF_LABEL: PART_OF},
-            "annotations": {
-                STATE_ANNOTATION: json.dumps(state.to_dict(), separators=(",", ":")),
-                GENERATION_ANNOTATION: str(state.generation),
-            },
+            "annotations": state_annotations(state),
         },
         "spec": {"parentRefs": [parent], "rules": rules},
     }

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from rolloutlab.errors import RoutingError
 from rolloutlab.k8s_names import APP_LABEL, VERSION_LABEL, K8sNames
-from rolloutlab.routers.httproute import GENERATION_ANNOTATION, STATE_ANNOTATION
+from rolloutlab.routers.httproute import STATE_ANNOTATION, state_annotations
 from rolloutlab.routers.kube_api import MERGE_PATCH, call
 from rolloutlab.routing import RoutingState
 
@@ -78,10 +78,7 @@ class ServiceSelectorRouter:
         new = state.with_generation(previous.generation + 1)
         labels = self.names.version_labels(target)
         body = {
-            "metadata": {"resourceVersion": service.metadata.resource_version, "annotations": {
-                STATE_ANNOTATION: json.dumps(new.to_dict(), separators=(",", ":")),
-                GENERATION_ANNOTATION: str(new.generation),
-            }},
+            "metadata": {"resourceVersion": service.metadata.resource_version, "annotations": state_annotations(new)},
             "spec": {"selector": labels},
         }
         patched = call(f"patching {self.where}", lambda: self.api.patch_namespaced_service(
