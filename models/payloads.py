@@ -24,6 +24,25 @@ class BadInput(ValueError):
         self.message = message
 
 
+JSON_TYPES = ("application/json", "application/*+json")
+
+
+def check_content_type(header: str) -> None:
+    """Refuse (415) a body not declared as JSON: application/json or application/<anything>+json.
+
+    Not lenient on purpose: text/plain, form and multipart bodies (and bodies with no type) are what a
+    web page may POST to another origin, 127.0.0.1 included, without a CORS preflight. Requiring a JSON
+    type keeps any page a browser opens from posting /feedback (rewards that bandits act on) or load.
+    """
+    media = header.split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    if media == "application/json" or (kind == "application" and subtype.endswith("+json") and subtype != "+json"):
+        return
+    given = f"content-type {header.strip()!r}" if header.strip() else "no content-type"
+    raise BadInput(415, "unsupported_media_type", f"the body must be JSON sent as content-type application/json "
+                                                  f"(or application/*+json); got {given}")
+
+
 def _no_constants(name: str) -> float:
     raise BadInput(400, "non_finite", f"{name} is not a valid JSON number (NaN and Infinity are not allowed)")
 

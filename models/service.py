@@ -4,10 +4,11 @@
     POST /feedback  {"request_id", "label"|"labels"|"reward"} or {"version", "reward"} → counted in metrics
 
 Both answer JSON with `x-model-version` and `x-request-id` headers; bad input is a 4xx whose body names
-the problem, counted in `rolloutlab_bad_requests_total{reason}`. The two routes are a Starlette app
-mounted on the BentoML service (not @bentoml.api) so that the server, not the framework, words every
-error, including bodies that are not JSON at all; BentoML still serves them, probes, and measures them
-in `bentoml_service_request_*`.
+the problem, counted in `rolloutlab_bad_requests_total{reason}`: a body not sent as application/json is
+a 415, one over max_body_kib a 413 answered before it is read (request_body.py), an unknown path or
+method a 404/405 (json_errors.py). The two routes are a Starlette app mounted on the BentoML service
+(not @bentoml.api) so that the server, not the framework, words every error, including bodies that are
+not JSON at all; BentoML still serves them, probes, and measures them in `bentoml_service_request_*`.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ import joblib
 import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from faults import FaultInjector
-from payloads import REQUEST_ID, BadInput, parse_feedback, parse_json, parse_predict
+from json_errors import JSONErrorsMiddleware
+from payloads import REQUEST_ID, BadInput, check_content_type, parse_feedback, parse_json, parse_predict
+from request_body import LingeringJSONResponse, RequestBody
 from request_memory import FeedbackAlreadyGiven, RequestMemory, UnknownRequest
 
 # Written into the build context by models/build.py: this bento serves exactly one version.
@@ -98,44 +101,52 @@ def _request_id(request: Request) -> str:
 
 
 def _error(service: DigitsClassifier, request_id: str, status: int, reason: str, message: str,
-           extra_headers: dict[str, str] | None = None) -> JSONResponse:
+           extra_headers: dict[str, str] | None = None, body: RequestBody | None = None) -> JSONResponse:
+    """The JSON error answer; lingering (see request_body.py) while the client may still be sending its body."""
     if 400 <= status < 500:
         service.telemetry.bad_requests.labels(model_version=NAME, reason=reason).inc()
-    body = {"error": message, "reason": reason, "version": NAME, "request_id": request_id}
-    return JSONResponse(body, status_code=status, headers={**_headers(request_id), **(extra_headers or {})})
+    payload = {"error": message, "reason": reason, "version": NAME, "request_id": request_id}
+    answer = LingeringJSONResponse if body is not None and body.unread else JSONResponse
+    allow = {"allow": "POST"} if status == 405 else {}  # both endpoints take POST only
+    return answer(payload, status_code=status, headers={**_headers(request_id), **allow, **(extra_headers or {})})
 
 
-async def _read_json(request: Request) -> Any:
-    """A POST's body as JSON, refusing other methods, and bodies over max_body_kib before reading them whole."""
+def _body(request: Request) -> RequestBody:
+    return RequestBody(request, int(SERVING["max_body_kib"]) * 1024)
+
+
+async def _read_json(request: Request, body: RequestBody) -> Any:
+    """A POST's JSON body: other methods, non-JSON content types and bodies over the limit are refused unread."""
     if request.method != "POST":
         raise BadInput(405, "method_not_allowed", f"{request.method} {request.url.path}: use POST with a JSON body")
+    check_content_type(request.headers.get("content-type", ""))
     try:
-        return parse_json(await _read_body(request))
+        return parse_json(await body.read())
     except ClientDisconnect:
         raise BadInput(400, "client_disconnect", "the client went away mid-body") from None
 
 
-async def _read_body(request: Request) -> bytes:
-    limit = int(SERVING["max_body_kib"]) * 1024
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BadInput(413, "body_too_large", f"the body has {int(declared)} bytes; at most {limit} allowed")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadInput(413, "body_too_large", f"the body is over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _unknown_route(request: Request, status: int, allow: str | None) -> Response:
+    """What the server answers for a path or method it does not serve (JSONErrorsMiddleware calls it)."""
+    where = f"{request.method} {request.url.path}"
+    if status == 405:
+        reason, message = "method_not_allowed", f"{where}: method not allowed here"
+    else:
+        reason, message = "not_found", f"{where}: no such endpoint"
+    message += "; this server answers POST /predict and POST /feedback"
+    ours = request.url.path in ("/predict", "/feedback")
+    headers = {"allow": allow} if allow and not ours else None  # BentoML's own routes (/livez, ...) say theirs
+    return _error(bentoml.get_current_service(), _request_id(request), status, reason, message, headers,
+                  body=_body(request))
 
 
 async def predict(request: Request) -> JSONResponse:
     service: DigitsClassifier = bentoml.get_current_service()
-    request_id = _request_id(request)
+    request_id, body = _request_id(request), _body(request)
     try:
-        rows = parse_predict(await _read_json(request), int(SERVING["max_batch"]), N_FEATURES)
+        rows = parse_predict(await _read_json(request, body), int(SERVING["max_batch"]), N_FEATURES)
     except BadInput as exc:
-        return _error(service, request_id, exc.status, exc.reason, exc.message)
+        return _error(service, request_id, exc.status, exc.reason, exc.message, body=body)
     faults = service.faults
     if not faults.is_warm():
         wait = max(0.0, (faults.ready_at or 0.0) - time.monotonic())
@@ -158,9 +169,9 @@ async def predict(request: Request) -> JSONResponse:
 
 async def feedback(request: Request) -> JSONResponse:
     service: DigitsClassifier = bentoml.get_current_service()
-    request_id = _request_id(request)
+    request_id, body = _request_id(request), _body(request)
     try:
-        message = parse_feedback(await _read_json(request), N_CLASSES)
+        message = parse_feedback(await _read_json(request, body), N_CLASSES)
         if message.version is not None and message.version != NAME:
             raise BadInput(400, "wrong_version", f"this server serves version {NAME!r}, not {message.version!r}; "
                                                  "send the x-model-version header so the router picks it")
@@ -177,7 +188,7 @@ async def feedback(request: Request) -> JSONResponse:
                 reward = float(sum(p == y for p, y in zip(entry.predictions, message.labels)))
             entry.used = True
     except BadInput as exc:
-        return _error(service, request_id, exc.status, exc.reason, exc.message)
+        return _error(service, request_id, exc.status, exc.reason, exc.message, body=body)
     except UnknownRequest:
         return _error(service, request_id, 404, "unknown_request",
                       f"unknown or expired request_id {request_id!r}: {NAME} remembers requests for "
@@ -218,3 +229,7 @@ class DigitsClassifier:
     def __is_ready__(self) -> bool:
         """/readyz: a cold-start version is not ready until its warm-up time has passed."""
         return self.faults.is_warm()
+
+
+# Outside BentoML's router: its plain-text 404/405 for paths and methods nobody serves become JSON too.
+DigitsClassifier.add_asgi_middleware(JSONErrorsMiddleware, answer=_unknown_route)

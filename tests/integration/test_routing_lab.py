@@ -157,20 +157,54 @@ def endpoints_port(target: LocalTarget, version: str) -> int:
     return state.versions[version]
 
 
-def test_a_dead_version_fails_fast_and_is_counted_per_version(home: Path) -> None:
+def send(url: str, path: str, body: bytes | None, headers: dict[str, str], method: str = "POST") -> tuple[int, str, dict]:
+    """(status, content type, JSON body) of any answer, error or not; urllib sends `Connection: close`."""
+    request = urllib.request.Request(f"{url}{path}", data=body, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers["content-type"], json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["content-type"], json.loads(exc.read())
+
+
+JSON = {"content-type": "application/json"}
+BAD_REQUESTS = [  # path, body, headers, method → status, reason, answered by a version (else by NGINX)
+    ("/predict", b"x" * (2 << 20), JSON, "POST", 413, "body_too_large", False),
+    ("/predict", b"x" * (20 << 20), JSON, "POST", 413, "body_too_large", False),
+    ("/predict", b'{"instances": [[1]]}', {"content-type": "text/plain"}, "POST", 415, "unsupported_media_type", True),
+    ("/feedback", b'{"version": "v1", "reward": 1}', {}, "POST", 415, "unsupported_media_type", True),
+    ("/predict", b"{not json", JSON, "POST", 400, "malformed_json", True),
+    ("/predict", None, {}, "GET", 405, "method_not_allowed", True),
+    ("/nope", None, {}, "GET", 404, "not_found", True),
+    ("/predict", None, {}, "TRACE", 405, "method_not_allowed", False),
+    ("/_rolloutlab/routing", b"{}", JSON, "POST", 405, "method_not_allowed", False),
+]
+
+
+def test_bad_requests_and_a_dead_version_get_json_errors_counted_per_version(home: Path) -> None:
     target = LocalTarget(home)
     endpoints = target.up(["v1", "v2"])
     try:
         url, body = endpoints.router_url, predict_body(home)
         target.router(by="test").apply(RoutingState({"v1": 50, "v2": 50}))
+        for path, sent, headers, method, status, reason, by_version in BAD_REQUESTS:
+            answer = send(url, path, sent, headers, method)
+            assert answer[:2] == (status, "application/json"), (path, method, answer)
+            assert answer[2]["reason"] == reason and answer[2]["error"], answer
+            assert (answer[2]["version"] in ("v1", "v2")) == by_version, answer
+        assert predict(url, body)[0] == 200  # after the batch the lab still serves
+
         state = target.load_state()
         stop(next(p for p in state.processes if p.name == "model v2"))  # v2's server dies
         answers = [predict(url, body) for _ in range(60)]
         assert Counter((status, version) for status, version, _ in answers) == {(200, "v1"): 30, (502, ""): 30}
         assert max(seconds for status, _, seconds in answers if status == 502) < 1.5  # refused, not hanging
+        down = send(url, "/predict", body, {**JSON, "x-model-version": "v2", "x-request-id": "trace-v2-down"})
+        assert down == (502, "application/json", {"error": down[2]["error"], "reason": "version_unreachable",
+                                                  "version": "v2", "request_id": "trace-v2-down"})
         failures = eventually(
             lambda: prometheus(endpoints.prometheus_url, 'rolloutlab_router_upstream_failures_total{kind="connect"}'),
-            lambda f: f == {"v1": 0.0, "v2": 30.0})
-        assert failures == {"v1": 0.0, "v2": 30.0}
+            lambda f: f == {"v1": 0.0, "v2": 31.0})
+        assert failures == {"v1": 0.0, "v2": 31.0}
     finally:
         target.down()

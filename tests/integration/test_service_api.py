@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,10 +151,131 @@ def test_bad_input_gets_a_4xx_json_naming_the_problem_and_is_counted(server: Mod
         assert metric(server, "rolloutlab_bad_requests_total", model_version="v2", reason=reason) == before[reason] + count
 
 
+def assert_json_error(status: int, headers: dict[str, str], body: bytes, expected: int, reason: str,
+                      words: str) -> dict:
+    """A model server's error answer: the status, JSON, the reason, words naming the problem, version, request id."""
+    assert (status, headers.get("content-type")) == (expected, "application/json"), (status, headers, body[:300])
+    error = json.loads(body)
+    assert error["reason"] == reason and words in error["error"], error
+    assert error["version"] == headers["x-model-version"] == "v2" and error["request_id"] == headers["x-request-id"]
+    return error
+
+
+def good_request_answers(server: ModelServer, rows: list[dict]) -> None:
+    response = requests.post(server.url + "/predict", json={"instances": [rows[0]["features"]]}, timeout=10)
+    assert response.status_code == 200 and response.json()["predictions"] == [rows[0]["label"]]
+
+
 def test_wrong_methods_and_content_types_never_get_a_500(server: ModelServer, rows: list[dict]) -> None:
     get = requests.get(server.url + "/predict", timeout=10)
-    assert get.status_code == 405 and get.json()["reason"] == "method_not_allowed"
-    form = requests.post(server.url + "/predict", data=json.dumps({"instances": [rows[0]["features"]]}),
-                         headers={"content-type": "text/plain"}, timeout=10)
-    assert form.status_code == 200  # the body is JSON whatever the client calls it
+    assert get.status_code == 405 and get.json()["reason"] == "method_not_allowed" and get.headers["allow"] == "POST"
     assert metric(server, "bentoml_service_request_total", endpoint="/predict", http_response_code="500") == 0
+
+
+# Decision: strict. text/plain, form and multipart bodies (and bodies without a type) are what a web page
+# may POST to any origin, 127.0.0.1 too, without a CORS preflight; /feedback moves the rewards bandits act on.
+NOT_JSON_TYPES = [("text/plain", "content-type 'text/plain'"),
+                  ("application/x-www-form-urlencoded", "content-type 'application/x-www-form-urlencoded'"),
+                  ("multipart/form-data; boundary=x", "content-type 'multipart/form-data; boundary=x'"),
+                  (None, "no content-type")]
+
+
+@pytest.mark.parametrize("path", ["/predict", "/feedback"])
+def test_a_body_not_declared_json_gets_415_naming_the_accepted_types(server: ModelServer, rows: list[dict],
+                                                                     path: str) -> None:
+    before = metric(server, "rolloutlab_bad_requests_total", model_version="v2", reason="unsupported_media_type")
+    body = json.dumps({"instances": [rows[0]["features"]]} if path == "/predict" else {"version": "v2", "reward": 1})
+    for content_type, named in NOT_JSON_TYPES:
+        headers = {"content-type": content_type} if content_type else {}
+        response = requests.post(server.url + path, data=body.encode(), headers=headers, timeout=10)
+        if content_type is None:
+            assert "content-type" not in response.request.headers
+        assert_json_error(response.status_code, dict(response.headers), response.content, 415,
+                          "unsupported_media_type", f"application/json (or application/*+json); got {named}")
+    assert metric(server, "rolloutlab_bad_requests_total", model_version="v2",
+                  reason="unsupported_media_type") == before + len(NOT_JSON_TYPES)
+    charset = requests.post(server.url + path, data=body.encode(),
+                            headers={"content-type": "application/json; charset=utf-8"}, timeout=10)
+    assert charset.status_code == 200
+    good_request_answers(server, rows)
+
+
+def post_with_urllib(url: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """urllib sends `Connection: close` and reads the answer only after sending its whole body."""
+    request = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
+
+
+def test_an_oversized_body_gets_a_json_413_not_a_reset(server: ModelServer, rows: list[dict]) -> None:
+    """Before the fix, the server answered 413 and closed with the body unread: the client saw a TCP reset."""
+    for size in (2 << 20, 20 << 20, 100 << 20):
+        status, headers, body = post_with_urllib(server.url + "/predict", b"x" * size)
+        assert_json_error(status, headers, body, 413, "body_too_large", f"the body has {size} bytes; at most 1048576")
+    chunks = (b"x" * 65536 for _ in range(320))  # 20 MiB without a content-length: over the limit while streaming
+    streamed = requests.post(server.url + "/feedback", data=chunks, headers={"content-type": "application/json"},
+                             timeout=30)
+    assert_json_error(streamed.status_code, dict(streamed.headers), streamed.content, 413, "body_too_large",
+                      "the body is over 1048576 bytes")
+    good_request_answers(server, rows)
+
+
+def test_the_413_comes_before_the_body_is_read_and_the_connection_closes_cleanly(server: ModelServer,
+                                                                                   rows: list[dict]) -> None:
+    port = int(server.url.rsplit(":", 1)[1])
+    declared = 50 << 20
+    head = (f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Connection: close\r\nContent-Length: {declared}\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode() + b"\r\n" + b"x" * 65536)
+        first = sock.recv(65536)  # the answer, while 50 MiB minus 64 KiB are still unsent
+        assert first.startswith(b"HTTP/1.1 413 "), first[:200]
+        sent = 65536
+        while sent < declared:  # a client that sends everything anyway is read to the end, not reset
+            sock.sendall(b"x" * (1 << 20))
+            sent += 1 << 20
+        rest = b""
+        while chunk := sock.recv(65536):
+            rest += chunk
+    head_part, _, body = (first + rest).partition(b"\r\n\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in head_part.decode().split("\r\n")[1:])}
+    assert_json_error(413, headers, body, 413, "body_too_large", f"the body has {declared} bytes; at most 1048576")
+    # A client that waits for "100 Continue" is answered at once and never asked for the body.
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode() + b"Expect: 100-continue\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"100 Continue" not in answer and b'"body_too_large"' in answer
+    good_request_answers(server, rows)
+
+
+UNKNOWN_ROUTES = [  # method, path, status, reason
+    ("GET", "/nope", 404, "not_found"),
+    ("POST", "/predict/extra", 404, "not_found"),
+    ("PUT", "/v1/predict", 404, "not_found"),
+    ("FOO", "/predict", 405, "method_not_allowed"),
+    ("TRACE", "/feedback", 405, "method_not_allowed"),
+    ("POST", "/livez", 405, "method_not_allowed"),
+    ("DELETE", "/metrics", 405, "method_not_allowed"),
+]
+
+
+def test_unknown_paths_and_methods_get_a_json_404_or_405(server: ModelServer, rows: list[dict]) -> None:
+    before = metric(server, "rolloutlab_bad_requests_total", model_version="v2", reason="not_found")
+    for method, path, status, reason in UNKNOWN_ROUTES:
+        response = requests.request(method, server.url + path, timeout=10)
+        error = assert_json_error(response.status_code, dict(response.headers), response.content, status, reason,
+                                  f"{method} {path}: ")
+        assert "POST /predict and POST /feedback" in error["error"]
+        if status == 405:
+            allowed = {"POST"} if path in ("/predict", "/feedback") else {"GET", "HEAD"}
+            assert set(response.headers["allow"].split(", ")) == allowed, response.headers
+    assert metric(server, "rolloutlab_bad_requests_total", model_version="v2", reason="not_found") == before + 3
+    # An unknown path with a big body: answered before reading it, without a reset.
+    status, headers, body = post_with_urllib(server.url + "/nope", b"x" * (20 << 20))
+    assert_json_error(status, headers, body, 404, "not_found", "POST /nope: no such endpoint")
+    good_request_answers(server, rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from rolloutlab.errors import RoutingError
 from rolloutlab.routers.nginx import check_config, write_config
 from rolloutlab.routers.nginx_config import NginxLayout, render_nginx_config
+from rolloutlab.routers.nginx_errors import router_errors
 from rolloutlab.routing import HeaderRule, Mirror, RoutingState, preview_rule
 from rolloutlab.targets.programs import find_program
 
@@ -154,3 +156,47 @@ def test_broken_config_is_refused_and_the_live_one_kept(layout: NginxLayout, tmp
     assert live.read_text() == before
     assert (tmp_path / "routing.json").read_text() == state_before
     assert not (tmp_path / "nginx.conf.next").exists()
+
+
+def test_every_error_nginx_makes_itself_leads_to_a_json_answer(layout: NginxLayout) -> None:
+    config = render_nginx_config(RoutingState({"v1": 1}), layout)
+    errors = router_errors(layout.max_body_kib, layout.connect_timeout_s, layout.read_timeout_s)
+    assert {e.status for e in errors} >= {400, 404, 405, 413, 414, 494, 500, 502, 503, 504}
+    server = config[config.index("    server {"):config.index("location = /_rolloutlab/routing")]
+    normal = config[config.index("location / {"):config.index("location @rl_closing {")]
+    for error in errors:
+        target = f"/_rolloutlab/error/{error.status};"
+        # location / has an error_page of its own (the drain's 418), so it repeats every one of the server's.
+        assert re.search(rf"error_page {error.status} (={error.sent_as} )?{re.escape(target)}", server), error
+        assert re.search(rf"error_page {error.status} (={error.sent_as} )?{re.escape(target)}", normal), error
+        block = config[config.index(f"location = /_rolloutlab/error/{error.status} {{"):]
+        block = block[:block.index("}\n")]
+        assert "internal;" in block and "default_type application/json;" in block
+        body = re.search(r"return (\d+) '(.*)';", block)
+        assert body and int(body.group(1)) == (error.sent_as or error.status)
+        # The body is JSON once NGINX puts in the version (a JSON value) and the request id.
+        filled = json.loads(body.group(2).replace("$rl_tried_version", '"v1"').replace("$rl_request_id", "abc12345"))
+        assert filled == {"error": error.message, "reason": error.reason, "version": "v1", "request_id": "abc12345"}
+        assert "$" not in error.message  # a URI error page makes the request a GET: no variable may be quoted
+    assert "recursive_error_pages on;" in server  # errors of the drain's @rl_closing get JSON too
+
+
+def test_router_errors_name_the_version_tried_and_the_request_id(layout: NginxLayout) -> None:
+    config = render_nginx_config(RoutingState({"v1": 1, "v2": 1}), layout)
+    tried = config[config.index("map $upstream_addr $rl_tried_version {"):]
+    tried = tried[:tried.index("}")]
+    assert "default null;" in tried
+    for version in ("v1", "v2"):
+        assert f"\"127.0.0.1:{layout.backends[version]}\" '\"{version}\"';" in tried
+    assert "v3" not in tried  # outside the state: NGINX never tries it
+    assert '"~^[A-Za-z0-9._:-]{8,128}$" $http_x_request_id;' in config  # the same rule as the model servers'
+    assert config.count("proxy_set_header X-Request-Id $rl_request_id;") == 2  # normal and draining paths
+    assert '"request_id":"$rl_request_id"' in config[config.index("log_format rolloutlab "):]
+
+
+def test_router_refuses_bodies_over_the_versions_limit(tmp_path: Path) -> None:
+    layout = NginxLayout(18080, tmp_path, {"v1": 9001}, max_body_kib=4096)
+    config = render_nginx_config(RoutingState({"v1": 1}), layout)
+    assert "client_max_body_size 4096k;" in config
+    too_large = next(e for e in router_errors(4096, 1, 10) if e.status == 413)
+    assert "4194304 bytes (4096 KiB)" in too_large.message and too_large.reason == "body_too_large"

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -290,3 +292,85 @@ def test_control_paths_cannot_change_or_reach_anything(router: NginxRouter) -> N
     assert ask(router, path="/_rolloutlab/anything", method="GET")[0] == 404
     state = json.loads(ask(router, path="/_rolloutlab/routing", method="GET")[1])
     assert state == served_state(router.layout.listen_port) and state["weights"] == {"v1": 100, "v2": 0}
+
+
+def raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (malformed on purpose); (status, lower-cased headers, body) of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def test_the_routers_own_errors_are_json_naming_the_problem_version_and_request_id(tmp_path: Path,
+                                                                                  stubs: Stubs) -> None:
+    dead = free_port()
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(64)
+        backends = {"v1": stubs.ports["v1"], "v2": dead, "v3": hung.getsockname()[1]}
+        router, record = start_router(tmp_path, backends, RoutingState({"v1": 1, "v2": 0, "v3": 0}), read_timeout_s=1)
+        port = router.layout.listen_port
+        head = "Host: 127.0.0.1\r\nConnection: close\r\n"
+        big = b"x" * (2 * 1024 * 1024)
+        cases = {  # what was sent → (status, reason, version tried)
+            "body over the limit": (f"POST /predict HTTP/1.1\r\n{head}Content-Type: application/json\r\n"
+                                    f"Content-Length: {len(big)}\r\n\r\n".encode() + big, 413, "body_too_large", None),
+            "chunked body over the limit": (f"POST /predict HTTP/1.1\r\n{head}Transfer-Encoding: chunked\r\n\r\n"
+                                            f"{len(big):x}\r\n".encode() + big + b"\r\n0\r\n\r\n",
+                                            413, "body_too_large", None),
+            "not HTTP": (b"BLAH\r\n\r\n", 400, "bad_request", None),
+            "bad header": (f"GET /predict HTTP/1.1\r\n{head}Bad Header: x\r\n\r\n".encode(), 400, "bad_request", None),
+            "huge header": (f"GET /predict HTTP/1.1\r\n{head}X-Big: {'a' * 9000}\r\n\r\n".encode(),
+                            400, "headers_too_large", None),
+            "huge URI": (f"GET /{'a' * 9000} HTTP/1.1\r\n{head}\r\n".encode(), 414, "uri_too_long", None),
+            "unknown transfer-encoding": (f"POST /predict HTTP/1.1\r\n{head}Transfer-Encoding: gzip\r\n\r\n".encode(),
+                                          501, "not_implemented", None),
+            "TRACE": (f"TRACE /predict HTTP/1.1\r\n{head}\r\n".encode(), 405, "method_not_allowed", None),
+            "POST to a read-only path": (f"POST /_rolloutlab/routing HTTP/1.1\r\n{head}Content-Length: 0\r\n\r\n".encode(),
+                                         405, "method_not_allowed", None),
+            "unknown router path": (f"GET /_rolloutlab/nothing HTTP/1.1\r\n{head}\r\n".encode(), 404, "not_found", None),
+            "the error pages themselves": (f"GET /_rolloutlab/error/502 HTTP/1.1\r\n{head}\r\n".encode(),
+                                           404, "not_found", None),
+            "version down": (f"POST /predict HTTP/1.1\r\n{head}x-model-version: v2\r\n"
+                             "x-request-id: trace-down-0001\r\nContent-Length: 2\r\n\r\n{}".encode(),
+                             502, "version_unreachable", "v2"),
+            "version too slow": (f"POST /predict HTTP/1.1\r\n{head}x-model-version: v3\r\nContent-Length: 2\r\n\r\n{{}}"
+                                 .encode(), 504, "version_timeout", "v3"),
+        }
+        try:
+            answers = {name: raw_exchange(port, sent) for name, (sent, *_) in cases.items()}
+            good = ask(router)
+            counted = metrics(router)
+        finally:
+            stop(record)
+    for name, (_, status, reason, version) in cases.items():
+        got_status, headers, body = answers[name]
+        assert (got_status, headers.get("content-type")) == (status, "application/json"), (name, answers[name])
+        error = json.loads(body)
+        assert error["reason"] == reason and error["version"] == version and error["error"], (name, error)
+        assert error["request_id"] == headers["x-request-id"] and re.fullmatch(r"[0-9a-f]{32}|trace-down-0001",
+                                                                             error["request_id"]), (name, error)
+    assert answers["version down"][2].count(b"trace-down-0001") == 1  # the caller's id, not a new one
+    assert "1048576 bytes (1024 KiB)" in json.loads(answers["body over the limit"][2])["error"]
+    assert "read 1s" in json.loads(answers["version too slow"][2])["error"]
+    assert good == (200, "v1")  # after the batch the router still serves
+    assert counted[("rolloutlab_router_upstream_failures_total", (("kind", "connect"), ("version", "v2")))] == 1
+    assert counted[("rolloutlab_router_upstream_failures_total", (("kind", "timeout"), ("version", "v3")))] == 1
+    assert counted[("rolloutlab_router_requests_total", (("code", "413"), ("route", "weighted"), ("version", "none")))] == 2
+
+
+def test_an_oversized_body_from_a_client_that_reads_only_after_sending_gets_the_413(router: NginxRouter) -> None:
+    """urllib sends `Connection: close` and reads nothing before its whole body is sent: no reset, the JSON 413."""
+    request = urllib.request.Request(f"http://127.0.0.1:{router.layout.listen_port}/predict", data=b"x" * (20 << 20),
+                                     headers={"content-type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 413 and caught.value.headers["content-type"] == "application/json"
+    assert json.loads(caught.value.read())["reason"] == "body_too_large"
+    assert ask(router) == (200, "v1")

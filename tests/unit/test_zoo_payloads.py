@@ -148,3 +148,23 @@ def test_feedback_for_a_request_counts_once() -> None:
     memory.lookup("r1").used = True
     with pytest.raises(request_memory.FeedbackAlreadyGiven):
         memory.lookup("r1")
+
+
+@pytest.mark.parametrize("header", ["application/json", "application/json; charset=utf-8", " Application/JSON ",
+                                    "application/problem+json"])
+def test_json_content_types_are_accepted(header: str) -> None:
+    payloads.check_content_type(header)
+
+
+@pytest.mark.parametrize(("header", "words"), [
+    ("text/plain", "got content-type 'text/plain'"),
+    ("application/x-www-form-urlencoded", "got content-type 'application/x-www-form-urlencoded'"),
+    ("multipart/form-data; boundary=x", "got content-type 'multipart/form-data; boundary=x'"),
+    ("", "got no content-type"),
+    ("application/+json", "got content-type 'application/+json'"),
+    ("text/json", "got content-type 'text/json'"),
+])
+def test_other_content_types_are_refused_with_the_accepted_ones(header: str, words: str) -> None:
+    error = bad(payloads.check_content_type, header)
+    assert (error.status, error.reason) == (415, "unsupported_media_type")
+    assert words in error.message and "application/json" in error.message

@@ -4,6 +4,7 @@ Each request's upstream is picked by a chain of `map`s evaluated lazily per requ
 each): `x-model-version` first, then the header rules, then the sticky user key (`split_clients`,
 a MurmurHash2 of the key), else the weighted upstream (smooth weighted round robin, exact shares).
 Only versions of the state get an upstream block, so nothing can be routed outside the state.
+Whatever NGINX answers itself (413, 502, 504, ...) is JSON, as nginx_errors renders it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rolloutlab.routers.nginx_errors import REQUEST_ID, error_locations, error_maps, error_pages, router_errors
 from rolloutlab.routing import FORCE_HEADER, USER_COOKIE, USER_HEADER, RoutingState
 
 ROUTING_PATH = "/_rolloutlab/routing"
@@ -48,6 +50,9 @@ class NginxLayout:
     keepalive_timeout_s: float = 75.0
     # How long a reload waits for the connections from before the drain flag to be used (and closed).
     drain_timeout_s: float = 2.5
+    # The largest body NGINX takes (413 beyond): the versions' own limit, so NGINX never buffers a body
+    # the version would refuse anyway.
+    max_body_kib: int = 1024
 
 
 def upstream_name(version: str) -> str:
@@ -130,6 +135,7 @@ def _upstreams(state: RoutingState, layout: NginxLayout) -> str:
 def _proxy_settings(layout: NginxLayout) -> str:
     return f"""            proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_set_header X-Request-Id {REQUEST_ID};
             # A retry on another version would hide the candidate's errors from the analysis.
             proxy_next_upstream off;
             # A dead or hung version fails fast (502/504, counted per version by the exporter).
@@ -181,6 +187,7 @@ def render_nginx_config(state: RoutingState, layout: NginxLayout) -> str:
     # Workers of a root master run as 'nobody', who cannot reach a lab directory under /root.
     user = "user root;\n" if layout.run_as_root else ""
     mirror_maps, mirror_directives, mirror_location = _mirror(state, layout)
+    errors = router_errors(layout.max_body_kib, layout.connect_timeout_s, layout.read_timeout_s)
     proxy = "\n".join(part for part in (
         "            proxy_pass http://$rl_backend;", mirror_directives, _proxy_settings(layout),
         "            add_header X-Rolloutlab-Upstream $upstream_addr always;") if part)
@@ -205,20 +212,26 @@ http {{
     # One JSON line per request: the router exporter counts requests and failures per version from it.
     log_format rolloutlab escape=json '{{"ts":"$msec","status":"$status","route":"$rl_route",'
         '"upstream":"$upstream_addr","upstream_status":"$upstream_status","request_time":"$request_time",'
-        '"upstream_time":"$upstream_response_time","connect_time":"$upstream_connect_time"}}';
+        '"upstream_time":"$upstream_response_time","connect_time":"$upstream_connect_time",'
+        '"request_id":"{REQUEST_ID}"}}';
     access_log {work / ACCESS_LOG} rolloutlab buffer=32k flush=250ms;
     server_tokens off;
     # Long (see NginxLayout): NGINX never cuts a connection a client pauses on for seconds. Reloads do not
     # wait for this timeout: they drain with DRAIN_FLAG (see NginxRouter._draining).
     keepalive_timeout {layout.keepalive_timeout_s:g}s;
+    client_max_body_size {layout.max_body_kib}k;
 
 {_upstreams(state, layout)}
 
 {_selection(state)}
+{error_maps({v: layout.backends[v] for v in state.versions})}
 {mirror_maps}
 
     server {{
         listen 127.0.0.1:{layout.listen_port};
+        # NGINX's own error answers are JSON (nginx_errors); the drain's 418 below is one error_page deep already.
+        recursive_error_pages on;
+{error_pages(errors)}
 
         # Read-only views of the router; nothing over HTTP changes routing.
         location = {ROUTING_PATH} {{
@@ -260,6 +273,8 @@ http {{
                 return 418;
             }}
             error_page 418 = @rl_closing;
+            # A location with an error_page of its own inherits none of the server's.
+{error_pages(errors, "            ")}
 {proxy}
         }}
 
@@ -267,6 +282,8 @@ http {{
             keepalive_timeout 0;
 {proxy}
         }}
+
+{error_locations(errors)}
     }}
 }}
 """

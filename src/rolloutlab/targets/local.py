@@ -52,6 +52,7 @@ class LabState:
     router_metrics_port: int = 0  # the router's exporter, behind NGINX's METRICS_PATH
     prometheus_port: int = 0
     nginx: str = ""
+    max_body_kib: int = 1024  # the catalogue's serving limit at `up`: NGINX refuses larger bodies itself
     processes: list[ProcessRecord] = field(default_factory=list)
     # Children that left their parent's process group (BentoML workers run in sessions of their own):
     # recorded once ready, so `down` finds them even if their parent died first.
@@ -141,6 +142,7 @@ class LocalTarget:
     def _start_all(self, state: LabState, versions: list[str], nginx: str, prometheus: str,
                    router_port: int | None, ready_timeout: float, progress: Progress) -> None:
         catalogue = zoo.load_catalogue()
+        state.max_body_kib = catalogue.serving.max_body_kib
         logs = self.dir / "logs"
         checks: dict[str, tuple[ProcessRecord, str]] = {}
         for version in versions:
@@ -212,7 +214,7 @@ class LocalTarget:
 
     def _nginx_layout(self, state: LabState) -> NginxLayout:
         return NginxLayout(state.router_port, self.dir / "nginx", dict(state.versions), run_as_root=os.geteuid() == 0,
-                           metrics_port=state.router_metrics_port)
+                           metrics_port=state.router_metrics_port, max_body_kib=state.max_body_kib)
 
     def router(self, by: str = "engine") -> JournaledRouter:
         """The lab's NGINX router; every state applied through it is journalled in <lab>/routing-journal.jsonl."""

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from rolloutlab.zoo.catalogue import Catalogue
 
 # Files a version's artifact is made from: training (the model), serving and faults (the bento), packing.
-CODE_FILES = ("training.py", "service.py", "faults.py", "payloads.py", "request_memory.py", "build.py")
+CODE_FILES = ("training.py", "service.py", "faults.py", "payloads.py", "request_body.py", "json_errors.py",
+              "request_memory.py", "build.py")
 # Libraries whose versions change the trained model or its serving (the model is a pickled estimator).
 RUNTIME_PACKAGES = ("bentoml", "scikit-learn", "numpy", "scipy", "joblib")
 DIGEST_LENGTH = 12
