@@ -1,0 +1,1 @@
+"""Bandit policies, one per file: posteriors (successes, trials per arm) → integer weights per arm."""
