@@ -165,11 +165,12 @@ def report(run_dir: Path) -> None:
 
 # Command groups live in their own modules and register once `main` exists.
 from rolloutlab.cli.cluster import cluster  # noqa: E402
+from rolloutlab.cli.gates import gates  # noqa: E402
 from rolloutlab.cli.load import load, stress  # noqa: E402
 from rolloutlab.cli.models import models  # noqa: E402
 from rolloutlab.cli.route import route  # noqa: E402
 
-for _command in (models, route, load, stress, cluster):
+for _command in (models, route, load, stress, cluster, gates):
     main.add_command(_command)
 
 if __name__ == "__main__":
