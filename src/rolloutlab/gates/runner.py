@@ -35,12 +35,12 @@ def run_gates(gates: Gates, *, baseline: str, candidate: str, urls: dict[str, st
     for role, version in (("baseline", baseline), ("candidate", candidate)):
         if version not in urls:
             raise GateError(f"no server URL for the {role} {version!r}; have {', '.join(sorted(urls)) or 'none'}")
-    needs_baseline = any(name in names for name in ("offline_eval", "latency_smoke"))
-    for version in (baseline, candidate) if needs_baseline else (candidate,):
-        require_ready(version, urls[version])
     rows = gates.offline_eval.rows if gates.offline_eval is not None and gates.offline_eval.enabled else None
     held_out = load_holdout(holdout, rows)
     probe_rows = held_out if rows is None else load_holdout(holdout)
+    needs_baseline = any(name in names for name in ("offline_eval", "latency_smoke"))
+    for version in (baseline, candidate) if needs_baseline else (candidate,):
+        require_ready(version, urls[version])
 
     results: list[GateResult] = []
     for name in names:

@@ -1,0 +1,65 @@
+"""The latency smoke gate: percentiles from answers, and p95/error judgement against the baseline."""
+
+from __future__ import annotations
+
+import pytest
+
+from rolloutlab.gates.client import Answer
+from rolloutlab.gates.latency_smoke import Latencies, judge, summarize
+from rolloutlab.gates.schema import LatencySmokeGate
+
+GATE = LatencySmokeGate(requests=200, max_p95_ratio=1.5, tolerance_ms=10)
+
+
+def lat(version: str, p50: float | None, p95: float | None, errors: int = 0, requests: int = 200,
+        statuses: str = "") -> Latencies:
+    return Latencies(version, requests, errors, p50, p95, statuses)
+
+
+def test_percentiles_come_from_answered_requests_only() -> None:
+    answers = [Answer(200, ms / 1000) for ms in range(1, 101)] + [Answer(503, 0.001)] * 3 + [Answer(0, 30.0)]
+    measured = summarize("flaky", answers)
+    assert (measured.requests, measured.errors, measured.answered) == (104, 4, 100)
+    assert measured.p50_ms == pytest.approx(50.5) and measured.p95_ms == pytest.approx(95.05)
+    assert measured.error_statuses == "timeout×1, 503×3"
+
+
+def test_nothing_answered_has_no_percentiles() -> None:
+    measured = summarize("down", [Answer(503, 0.001)] * 5)
+    assert measured.p50_ms is None and measured.p95_ms is None and measured.error_rate == 1.0
+
+
+@pytest.mark.parametrize(("gate", "candidate", "baseline", "passed", "summary"), [
+    # slow against v1: p95 far beyond 1.5 × the baseline's
+    (GATE, lat("slow", 71.8, 168.9), lat("v1", 4.4, 10.3), False,
+     "p95 168.9 ms > 20.3 ms allowed (baseline v1 10.3 ms × 1.5, or + 10 ms)"),
+    (GATE, lat("v2", 6.5, 15.6), lat("v1", 8.5, 22.0), True,
+     "p50 6.5 ms vs v1 8.5 ms, p95 15.6 ms vs 22.0 ms (allowed 33.0 ms)"),
+    # a fast baseline: the tolerance, not the ratio, sets the bound (2 ms × 1.5 would flag noise)
+    (GATE, lat("v3", 3.0, 11.9), lat("v1", 1.0, 2.0), True, "(allowed 12.0 ms)"),
+    (GATE, lat("v3", 3.0, 12.1), lat("v1", 1.0, 2.0), False, "p95 12.1 ms > 12.0 ms allowed"),
+    (GATE.model_copy(update={"max_p95_ms": 15.0}), lat("v2", 6.5, 15.6), lat("v1", 8.5, 22.0), False,
+     "p95 15.6 ms > 15 ms"),
+    # flaky: latency is fine, its 503s are not
+    (GATE, lat("flaky", 13.4, 35.1, errors=22, statuses="503×22"), lat("v1", 17.5, 31.8), False,
+     "22 of 200 requests failed (503×22): error rate 11.0% > 0%"),
+    (GATE.model_copy(update={"max_error_rate": 0.15}), lat("flaky", 13.4, 35.1, errors=22, statuses="503×22"),
+     lat("v1", 17.5, 31.8), True, "22 of 200 failed"),
+    (GATE, lat("cold", None, None, errors=200, statuses="503×200"), lat("v1", 4.0, 9.0), False,
+     "candidate cold answered only 0 of 200: too few to measure latency"),
+    (GATE, lat("v2", 4.0, 9.0), lat("v1", 4.0, 9.0, errors=190, statuses="503×190"), False,
+     "baseline v1 answered only 10 of 200: too few to measure latency"),
+])
+def test_candidate_p95_and_errors_are_judged_against_the_baseline(
+        gate: LatencySmokeGate, candidate: Latencies, baseline: Latencies, passed: bool, summary: str) -> None:
+    result = judge(gate, baseline, candidate)
+    assert result.name == "latency_smoke"
+    assert result.passed is passed, result.summary
+    assert summary in result.summary
+
+
+def test_numbers_carry_both_versions_percentiles() -> None:
+    result = judge(GATE, lat("v1", 4.4, 10.3), lat("slow", 71.8, 168.9))
+    assert result.numbers["baseline_p50_ms"] == 4.4 and result.numbers["baseline_p95_ms"] == 10.3
+    assert result.numbers["candidate_p50_ms"] == 71.8 and result.numbers["candidate_p95_ms"] == 168.9
+    assert result.numbers["allowed_p95_ms"] == 20.3 and result.numbers["candidate_errors"] == 0
