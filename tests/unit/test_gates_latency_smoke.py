@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rolloutlab.gates.client import Answer
-from rolloutlab.gates.latency_smoke import Latencies, judge, summarize
+from rolloutlab.gates.latency_smoke import Latencies, confirm, judge, summarize
 from rolloutlab.gates.schema import LatencySmokeGate
 
 GATE = LatencySmokeGate(requests=200, max_p95_ratio=1.5, tolerance_ms=10)
@@ -63,3 +63,41 @@ def test_numbers_carry_both_versions_percentiles() -> None:
     assert result.numbers["baseline_p50_ms"] == 4.4 and result.numbers["baseline_p95_ms"] == 10.3
     assert result.numbers["candidate_p50_ms"] == 71.8 and result.numbers["candidate_p95_ms"] == 168.9
     assert result.numbers["allowed_p95_ms"] == 20.3 and result.numbers["candidate_errors"] == 0
+
+
+def answers(ms: list[float], status: int = 200) -> list[Answer]:
+    return [Answer(status, m / 1000) for m in ms]
+
+
+FAST = answers([5.0] * 190 + [9.0] * 10)  # p95 9 ms
+NOISY = answers([5.0] * 180 + [30.0] * 20)  # one bad second: p95 30 ms
+SLOW = answers([70.0] * 180 + [200.0] * 20)
+
+
+def rounds_of(*scripted: tuple[list[Answer], list[Answer]]):  # noqa: ANN202 - a scripted measurement
+    asked: list[int] = []
+
+    def measure_round(index: int) -> tuple[list[Answer], list[Answer]]:
+        asked.append(index)
+        return scripted[index]
+    return measure_round, asked
+
+
+@pytest.mark.parametrize(("gate", "scripted", "passed", "rounds"), [
+    (GATE, [(FAST, FAST)], True, 1),
+    # one noisy round of the candidate, then a normal one: pooled p95 is back within the bound
+    (GATE, [(FAST, NOISY), (FAST, FAST)], True, 2),
+    (GATE, [(FAST, SLOW), (FAST, SLOW)], False, 2),
+    (GATE.model_copy(update={"confirm_rounds": 0}), [(FAST, NOISY)], False, 1),
+    # errors are not re-measured: a 503 is no scheduling noise
+    (GATE, [(FAST, FAST[:180] + answers([1.0] * 20, status=503))], False, 1),
+])
+def test_a_p95_breach_is_confirmed_on_pooled_rounds_before_it_fails(
+        gate: LatencySmokeGate, scripted: list, passed: bool, rounds: int) -> None:
+    measure_round, asked = rounds_of(*scripted)
+    result = confirm(gate, "v1", "v2", measure_round)
+    assert result.passed is passed, result.summary
+    assert asked == list(range(rounds)) and result.numbers["rounds"] == rounds
+    if rounds > 1:
+        assert result.summary.endswith(f"({rounds} rounds of 200 requests each, pooled)")
+        assert result.numbers["requests_each"] == 200 * rounds
