@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from rolloutlab.gates import GateResult, Gates, LatencySmokeGate, OfflineEvalGate
+from rolloutlab.gates import GateResult, Gates, LatencySmokeGate, OfflineEvalGate, StressGate
 
 
 def test_defaults_run_offline_eval_contract_and_latency_smoke_but_not_stress() -> None:
@@ -57,3 +57,10 @@ def test_a_result_becomes_a_plain_dict_for_the_journal() -> None:
         "numbers": {"candidate_accuracy": 0.785, "baseline": "v1", "allowed": None}, "seconds": 1.235,
         "skipped": False,
     }
+
+
+def test_the_cli_offers_every_gate_to_skip_in_run_order() -> None:
+    from rolloutlab.cli.gates import GATE_NAMES as CLI_NAMES
+    from rolloutlab.gates import GATE_NAMES
+
+    assert CLI_NAMES == GATE_NAMES == tuple(Gates(stress=StressGate(enabled=True)).enabled())

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sklearn.metrics import accuracy_score, f1_score
-
 from rolloutlab.gates.client import post_json
 from rolloutlab.gates.holdout import Holdout
 from rolloutlab.gates.result import GateResult
@@ -51,6 +49,10 @@ def score(version: str, url: str, holdout: Holdout) -> Scores:
             return Scores(version, retries=retries,
                           problem=f"{where}: expected {len(batch)} integer predictions, got {str(got)[:60]}")
         predictions.extend(got)
+    # Imported here, not at the top: scikit-learn takes seconds to import, and every CLI command (and the
+    # scenario schema) imports this package.
+    from sklearn.metrics import accuracy_score, f1_score
+
     labels = holdout.labels
     return Scores(version, len(labels), float(accuracy_score(labels, predictions)),
                   float(f1_score(labels, predictions, average="macro", zero_division=0)), retries)
