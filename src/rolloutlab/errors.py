@@ -45,3 +45,7 @@ class LoadError(RolloutLabError):
 
 class ClusterError(RolloutLabError):
     """The Kubernetes target's stack config is invalid, or its stack could not be brought up, inspected or torn down."""
+
+
+class GateError(RolloutLabError):
+    """A pre-deploy gate could not run at all (a server unreachable, the held-out data missing); not a failing model."""

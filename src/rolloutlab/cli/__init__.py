@@ -85,11 +85,12 @@ def status(as_json: bool) -> None:
 # Command groups live in their own modules and register once `main` exists.
 from rolloutlab.cli.cluster import cluster  # noqa: E402
 from rolloutlab.cli.experiments import report, run, runs, scenarios, validate  # noqa: E402
+from rolloutlab.cli.gates import gates  # noqa: E402
 from rolloutlab.cli.load import load, stress  # noqa: E402
 from rolloutlab.cli.models import models  # noqa: E402
 from rolloutlab.cli.route import route  # noqa: E402
 
-for _command in (scenarios, validate, run, runs, report, models, route, load, stress, cluster):
+for _command in (scenarios, validate, run, runs, report, gates, models, route, load, stress, cluster):
     main.add_command(_command)
 
 if __name__ == "__main__":

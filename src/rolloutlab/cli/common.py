@@ -9,6 +9,7 @@ import click
 from rolloutlab.errors import RolloutLabError
 
 EXIT_ROLLED_BACK = 3
+EXIT_GATE_FAILED = 3  # a pre-deploy gate failed: like a rollback, the candidate never got traffic
 EXIT_INTERRUPTED = 130
 
 
