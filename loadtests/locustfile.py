@@ -118,6 +118,16 @@ def _on_quit(**_: Any) -> None:
         METRICS.write(SETTINGS.metrics_file)
 
 
+def _count_reward(version: str, user_id: str, response: Any) -> None:
+    """The server's verdict on this label (reward, rows), added to the user's sums for A/B analysis."""
+    try:
+        body = response.json()
+        reward, rows = float(body.get("reward") or 0.0), float(body.get("rows") or 1)
+    except (ValueError, TypeError, AttributeError):
+        return
+    METRICS.moments.reward(version, user_id, reward, rows)
+
+
 class PredictionUser(FastHttpUser):
     wait_time = constant_throughput(SETTINGS.rate_per_user)
 
@@ -142,6 +152,7 @@ class PredictionUser(FastHttpUser):
             served = version or (NO_RESPONSE if outcome == "connection_error" else UNKNOWN_VERSION)
             METRICS.observe_prediction(served, outcome, seconds)
             if outcome == "ok":
+                METRICS.moments.exposure(served, draw.user_id)
                 response.success()
             elif outcome == "no_version":
                 response.failure("the response names no model version")
@@ -186,6 +197,7 @@ class PredictionUser(FastHttpUser):
                 outcome = feedback_outcome(response.status_code or 0)
                 if outcome == "accepted":
                     response.success()
+                    _count_reward(version, user_id, response)
                 else:
                     response.failure(f"feedback {outcome} (HTTP {response.status_code})")
             METRICS.observe_feedback(version, outcome)

@@ -27,7 +27,8 @@ import training  # noqa: E402  (models/ is a folder of scripts, not a package)
 
 ERROR_MARK = "ROLLOUTLAB-BUILD-ERROR "
 # Files the bento's src/ holds: the server and what it imports.
-SERVING_FILES = ("service.py", "faults.py", "payloads.py", "request_body.py", "json_errors.py", "request_memory.py")
+SERVING_FILES = ("service.py", "faults.py", "payloads.py", "request_body.py", "json_errors.py", "request_memory.py",
+                 "prediction_log.py")
 # What the server imports at run time; pinned with their dependencies to the versions built and tested here.
 SERVING_ROOTS = ("bentoml", "scikit-learn", "joblib", "numpy")
 

@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from faults import FaultInjector
+from prediction_log import PredictionLog
 from json_errors import JSONErrorsMiddleware
 from payloads import REQUEST_ID, BadInput, check_content_type, parse_feedback, parse_json, parse_predict
 from request_body import LingeringJSONResponse, RequestBody
@@ -90,6 +91,9 @@ def resident_bytes() -> float:
         return float(peak if sys.platform == "darwin" else peak * 1024)
 
 
+MIRROR_HEADER = "x-rolloutlab-mirror"  # set by the router on the copies it mirrors to a shadow version
+
+
 def _headers(request_id: str) -> dict[str, str]:
     return {"x-model-version": NAME, "x-request-id": request_id}
 
@@ -142,6 +146,7 @@ def _unknown_route(request: Request, status: int, allow: str | None) -> Response
 
 async def predict(request: Request) -> JSONResponse:
     service: DigitsClassifier = bentoml.get_current_service()
+    started = time.perf_counter()
     request_id, body = _request_id(request), _body(request)
     try:
         rows = parse_predict(await _read_json(request, body), int(SERVING["max_batch"]), N_FEATURES)
@@ -163,6 +168,8 @@ async def predict(request: Request) -> JSONResponse:
     service.memory.remember(request_id, predictions)
     faults.leak()
     service.telemetry.resident.labels(model_version=NAME).set(resident_bytes())
+    service.log.prediction(request_id, predictions, (time.perf_counter() - started) * 1000,
+                           request.headers.get("x-user-id"), request.headers.get(MIRROR_HEADER) == "1")
     body = {"predictions": list(predictions), "version": NAME, "request_id": request_id}
     return JSONResponse(body, headers=_headers(request_id))
 
@@ -198,6 +205,7 @@ async def feedback(request: Request) -> JSONResponse:
                       f"feedback for request {request_id!r} was already counted; it counts once")
     service.telemetry.feedback.labels(model_version=NAME, kind=message.kind).inc(rows)
     service.telemetry.reward.labels(model_version=NAME).inc(reward or 0.0)
+    service.log.feedback(message.request_id, message.labels, reward)
     body = {"version": NAME, "request_id": message.request_id, "kind": message.kind, "rows": rows, "reward": reward}
     return JSONResponse(body, headers=_headers(request_id))
 
@@ -225,6 +233,7 @@ class DigitsClassifier:
         self.version = NAME
         self.memory = RequestMemory(int(SERVING["feedback_max_requests"]), float(SERVING["feedback_ttl_seconds"]))
         self.telemetry = Telemetry()
+        self.log = PredictionLog.from_environment(NAME)
 
     def __is_ready__(self) -> bool:
         """/readyz: a cold-start version is not ready until its warm-up time has passed."""

@@ -39,6 +39,37 @@ def feedback_outcome(status: int) -> str:
     return "error"
 
 
+class UserMomentTracker:
+    """Per-user reward sums by version, kept where users live (each in one Locust process), exported as the
+    sums over users that a delta-method variance needs; every process' sums add up in Prometheus."""
+
+    def __init__(self, gauge: Gauge) -> None:
+        self.gauge = gauge
+        self.exposed: set[tuple[str, str]] = set()
+        self.per_user: dict[tuple[str, str], list[float]] = {}  # (version, user) -> [rewards, labels]
+
+    def _add(self, version: str, moment: str, amount: float) -> None:
+        self.gauge.labels(version, moment).inc(amount)
+
+    def exposure(self, version: str, user: str) -> None:
+        if (version, user) not in self.exposed:
+            self.exposed.add((version, user))
+            self._add(version, "exposed", 1)
+
+    def reward(self, version: str, user: str, reward: float, labels: float) -> None:
+        key = (version, user)
+        old_y, old_n = self.per_user.get(key, (0.0, 0.0))
+        new_y, new_n = old_y + reward, old_n + labels
+        self.per_user[key] = [new_y, new_n]
+        if old_n == 0:
+            self._add(version, "users", 1)
+        self._add(version, "y", reward)
+        self._add(version, "n", labels)
+        self._add(version, "y2", new_y**2 - old_y**2)
+        self._add(version, "n2", new_n**2 - old_n**2)
+        self._add(version, "yn", new_y * new_n - old_y * old_n)
+
+
 class ClientMetrics:
     """The metric families, on a registry of their own (nothing else of the process leaks in)."""
 
@@ -61,6 +92,13 @@ class ClientMetrics:
             registry=self.registry)
         self.cpu = Gauge("rolloutlab_client_cpu_percent", "CPU use of this Locust process (100 = one core).",
                          registry=self.registry)
+
+        self.user_moments = Gauge(
+            "rolloutlab_client_user_moments",
+            "Per-user sums per version that served them (A/B analysis by user): exposed, users (with a label), "
+            "y (rewards), n (labels), y2, n2, yn (sums over users of squares and products)",
+            ["version", "moment"], registry=self.registry)
+        self.moments = UserMomentTracker(self.user_moments)
 
     def observe_prediction(self, served_version: str, outcome: str, seconds: float) -> None:
         self.requests.labels(served_version, outcome).inc()

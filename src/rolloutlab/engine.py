@@ -17,13 +17,16 @@ from rolloutlab.analysis.checks import Check, Observed, assess
 from rolloutlab.analysis.measure import measure
 from rolloutlab.analysis.verdict import Assessment, Verdict
 from rolloutlab.errors import MetricsUnavailable, RolloutLabError
+from rolloutlab.gates.result import GateResult
+from rolloutlab.gates.schema import Gates
 from rolloutlab.journal import Journal
 from rolloutlab.metrics.base import MetricsSource
-from rolloutlab.metrics.queries import render_metric
+from rolloutlab.metrics.queries import COUNTERS, USER_MOMENTS, render_counter, render_metric, render_user_moment
 from rolloutlab.routers.base import TrafficRouter
 from rolloutlab.routing import RoutingState
 from rolloutlab.scenario import ScenarioBase
-from rolloutlab.strategies.base import Observation, Outcome, Probe, ProbeResult, Record, Step, Strategy
+from rolloutlab.stats.proportions import UserMoments
+from rolloutlab.strategies.base import Judge, Observation, Outcome, Probe, ProbeResult, Record, Step, Strategy, Tally
 
 Progress = Callable[[str], None]
 
@@ -54,6 +57,12 @@ class Hooks(Protocol):
 
     # retire stops a version that no longer serves (blue after a passed watch window).
     def retire(self, version: str) -> str: ...
+
+    # gates runs the pre-deploy gates of `candidate` against `baseline` on their own servers (not the router).
+    def gates(self, gates: Gates, baseline: str, candidate: str) -> list[GateResult]: ...
+
+    # agreement joins two versions' answers to the same (mirrored) requests made since `since` (epoch s).
+    def agreement(self, baseline: str, shadow: str, since: float) -> dict[str, object]: ...
 
 
 @dataclass
@@ -92,6 +101,8 @@ class Engine:
         self.sleep = sleep
         self.started = time.monotonic()
         self.recorded: dict[str, Observed] = {}  # windows a strategy asked to keep, by name
+        self.tally_start: dict[str, dict[str, float]] = {}  # counter values when tallying began
+        self.compare_since: float | None = None  # wall time the first shadow window began
         self.fallback: RoutingState = RoutingState({scenario.versions.baseline: 100}, reason="abort")
 
     # --- helpers -------------------------------------------------------------------------------
@@ -123,10 +134,8 @@ class Engine:
         return Observed(measure(self.metrics, version, window_s), values, queries)
 
     # --- one step ------------------------------------------------------------------------------
-    def _judge(self, step: Step, window_s: float) -> Assessment:
-        assert step.judge is not None
+    def _judge(self, step: Step, window_s: float, judge: Judge) -> Assessment:
         a = self.scenario.analysis
-        judge = step.judge
         try:
             judged = self._observe(judge.version, window_s, a.checks)
             reference = self._observe(judge.reference, window_s, a.checks) if judge.reference else None
@@ -182,18 +191,58 @@ class Engine:
                   f"served by {version} {'after ' + format(seen, '.2f') + 's' if seen is not None else 'NOT seen'}; "
                   f"failed requests around the switch: {'unknown' if failed is None else failed}")
 
+    def _counters(self, version: str) -> dict[str, float]:
+        values = {name: self.metrics.query(render_counter(name, version)) for name in COUNTERS}
+        return {k: 0.0 if math.isnan(v) else v for k, v in values.items()}
+
+    def _tally(self, versions: tuple[str, ...]) -> dict[str, Tally]:
+        """Counts since tallying began, per version; a version first seen now starts from its value now."""
+        tallies = {}
+        for version in versions:
+            try:
+                now = self._counters(version)
+                moments = {m: self.metrics.query(render_user_moment(m, version)) for m in USER_MOMENTS}
+            except MetricsUnavailable as exc:
+                self.journal.write("error", message=f"tally of {version}: {exc}")
+                continue
+            start = self.tally_start.setdefault(version, now)
+            m = {k: 0.0 if math.isnan(v) else v for k, v in moments.items()}
+            user_moments = UserMoments(m["users"], m["y"], m["n"], m["y2"], m["n2"], m["yn"])
+            tallies[version] = Tally(now["requests"] - start["requests"], now["feedback"] - start["feedback"],
+                                     now["reward"] - start["reward"], user_moments, m["exposed"])
+        return tallies
+
     def _run_step(self, step: Step) -> Observation:
         hold = step.hold_s
+        if step.tally and not self.tally_start:
+            self._tally(step.tally)  # the zero point: counting starts with the first tallied step
+        if step.compare and self.compare_since is None:
+            self.compare_since = time.time()
         if hold > 0:
-            self._say(f"{step.label}: holding {hold:g}s" + (" then judging" if step.judge else ""))
+            self._say(f"{step.label}: holding {hold:g}s" + (" then judging" if step.judge or step.guards else ""))
             self._wait(hold)
-        assessment = self._judge(step, hold) if step.judge else None
+        assessment = self._judge(step, hold, step.judge) if step.judge else None
+        guards = {g.version: self._judge(step, hold, g) for g in step.guards}
         if step.record:
             self._record(step, hold)
         probe = self._probe(step.probe) if step.probe else None
+        tallies = self._tally(step.tally) if step.tally else {}
+        agreement = None
+        if step.compare:
+            if self.hooks is None:
+                agreement = {"matched": 0, "agreement": None, "error": "this target keeps no prediction logs"}
+            else:
+                agreement = self.hooks.agreement(*step.compare, self.compare_since)
+            self.journal.write("agreement", label=step.label, baseline=step.compare[0], shadow=step.compare[1],
+                               **agreement)
+        if tallies:
+            self.journal.write("tally", label=step.label, tallies={v: _tally_dict(t) for v, t in tallies.items()})
         if assessment is not None:
             self._say(f"{step.label}: {assessment.verdict.value} — {assessment.summary}")
-        return Observation(self._elapsed(), assessment, probe)
+        for version, guard in guards.items():
+            if guard.verdict is not Verdict.SUCCESSFUL:
+                self._say(f"{step.label}: guardrail on {version}: {guard.verdict.value} — {guard.summary}")
+        return Observation(self._elapsed(), assessment, probe, guards, tallies, agreement)
 
     # --- the run -------------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -203,7 +252,12 @@ class Engine:
         try:
             first = self.strategy.first()
             self.fallback = first.fallback
-            self._apply(first.fallback, "start")  # the safe state, before any load arrives
+            # The first step's routing is in force before any load arrives: an experiment's split counts
+            # every user from the first request (a sample-ratio check would flag users seen before it).
+            self._apply(first.state, first.phase)
+            rejected = self._gates()
+            if rejected is not None:
+                return rejected
             if self.load is not None:
                 record = self.load.start()
                 self._say(f"load: {s.load.describe()} (locust pid {getattr(record, 'pid', '?')})")
@@ -220,6 +274,30 @@ class Engine:
                 self.load.stop()
             self.journal.write("run_finished", outcome=outcome.outcome, reason=outcome.reason,
                                final_weights=outcome.final_weights, analyses=outcome.analyses)
+        return outcome
+
+    def _gates(self) -> RunOutcome | None:
+        """Run the scenario's pre-deploy gates on every candidate; a failure ends the run before traffic moves."""
+        s = self.scenario
+        if s.gates is None or not s.gates.enabled():
+            return None
+        if self.hooks is None:
+            raise RolloutLabError("this target cannot run pre-deploy gates")
+        failed = []
+        for candidate in s.versions.all[1:]:
+            self._say(f"pre-deploy gates of {candidate} against {s.versions.baseline}: {', '.join(s.gates.enabled())}")
+            for result in self.hooks.gates(s.gates, s.versions.baseline, candidate):
+                self.journal.write("gate", version=candidate, **result.to_dict())
+                mark = "skipped" if getattr(result, "skipped", False) else ("pass" if result.passed else "FAIL")
+                self._say(f"  gate {result.name} ({candidate}): {mark} — {result.summary}")
+                if not result.passed and not getattr(result, "skipped", False):
+                    failed.append(f"{result.name} ({candidate}): {result.summary}")
+        if not failed:
+            return None
+        outcome = self.outcome
+        outcome.outcome, outcome.reason = Outcome.REJECTED.value, "pre-deploy gate failed: " + "; ".join(failed)
+        outcome.final_weights = self.router.current().weights
+        self._say(f"REJECTED before any user traffic moved: {outcome.reason}")
         return outcome
 
     def _steps(self, step: Step) -> RunOutcome:
@@ -245,7 +323,7 @@ class Engine:
                 self._say(f"{step.outcome.value.upper()}: {step.reason} → {state.describe()}")
                 return outcome
             observation = self._run_step(step)
-            if observation.assessment is not None:
+            if observation.assessment is not None or observation.guards:
                 outcome.analyses += 1
                 outcome.assessments.append(observation.assessment)
             history += (Record(step, observation),)
@@ -253,7 +331,9 @@ class Engine:
             verdict = observation.assessment.verdict.value if observation.assessment else None
             self.journal.write("decision", phase=step.phase, label=step.label, reason=step.reason, verdict=verdict,
                                weights=step.state.weights, final=step.final,
-                               outcome=step.outcome.value if step.outcome else None)
+                               outcome=step.outcome.value if step.outcome else None, notes=step.notes)
+            if step.notes.get("progress"):
+                self._say(str(step.notes["progress"]))
 
     def _abort(self, reason: str, outcome: RunOutcome) -> RunOutcome:
         """Put traffic on the current step's fallback (the baseline, or what served before a switch)."""
@@ -267,6 +347,14 @@ class Engine:
             self.journal.write("error", message=f"rollback to {target} failed: {exc}")
             self._say(f"ROLLBACK FAILED: {exc}")
         return outcome
+
+
+def _tally_dict(tally: Tally) -> dict[str, object]:
+    data = {"requests": tally.requests, "feedback": tally.feedback, "reward": tally.reward,
+            "exposed_users": tally.exposed_users}
+    if tally.moments is not None:
+        data["user_moments"] = tally.moments.__dict__
+    return data
 
 
 def _same_routing(a: RoutingState, b: RoutingState) -> bool:

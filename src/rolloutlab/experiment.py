@@ -15,7 +15,8 @@ from rolloutlab.paths import new_run_dir, project_root
 from rolloutlab.report.markdown import render_summary
 from rolloutlab.probes import RouterProbes
 from rolloutlab.scenario import BlueGreenScenario, Smoke, ScenarioBase
-from rolloutlab.strategies.factory import strategy_for
+from rolloutlab.strategies.base import Strategy
+from rolloutlab.strategies.factory import check_feasible, strategy_for
 from rolloutlab.targets.local import LocalTarget
 from rolloutlab import zoo
 
@@ -30,6 +31,19 @@ class RunReport:
     summary: Path
 
 
+def plan_strategy(scenario: ScenarioBase, progress: Progress) -> Strategy:
+    """Build the versions (once each), read their held-out accuracy, and check the design can finish:
+    an experiment the load cannot power is refused here, before any process starts."""
+    zoo.ensure_built(scenario.versions.all, progress=progress)
+    catalogue = zoo.load_catalogue()
+    rates = {v: float(e["accuracy"]) for v in scenario.versions.all
+             if (e := zoo.evaluation(catalogue, v)) is not None and e.get("accuracy") is not None}
+    plan = check_feasible(scenario, rates)
+    if plan:
+        progress(plan)
+    return strategy_for(scenario, rates)
+
+
 def run_scenario(
     scenario: ScenarioBase,
     home: Path,
@@ -41,6 +55,7 @@ def run_scenario(
 ) -> RunReport:
     target = LocalTarget(home)
     versions = scenario.versions.all
+    strategy = plan_strategy(scenario, progress)
     running = target.running_state()
     started_here = running is None
     if running is not None:
@@ -77,8 +92,9 @@ def run_scenario(
         )
         metrics = PrometheusSource(endpoints.prometheus_url)
         smoke = scenario.smoke if isinstance(scenario, BlueGreenScenario) else Smoke()
-        hooks = RouterProbes(endpoints.router_url, zoo.holdout_path(), smoke, metrics, target.retire)
-        engine = Engine(scenario, strategy_for(scenario), target.router(), metrics, journal,
+        hooks = RouterProbes(endpoints.router_url, zoo.holdout_path(), smoke, metrics, target.retire,
+                             target.prediction_log, endpoints.versions, run_dir)
+        engine = Engine(scenario, strategy, target.router(), metrics, journal,
                         load=load, hooks=hooks, progress=progress)
         try:
             outcome = engine.execute()

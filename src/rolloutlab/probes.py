@@ -12,11 +12,15 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
+from rolloutlab.analysis.agreement import agreement, read_log
+from rolloutlab.gates.result import GateResult
+from rolloutlab.gates.runner import run_gates
+from rolloutlab.gates.schema import Gates
 from rolloutlab.metrics.base import MetricsSource
 from rolloutlab.scenario import Smoke
 from rolloutlab.strategies.base import Probe, ProbeResult
@@ -46,6 +50,9 @@ class RouterProbes:
     smoke_spec: Smoke
     metrics: MetricsSource
     retire_version: Callable[[str], str] = lambda version: f"{version} left running (this target cannot stop it)"
+    prediction_log: Callable[[str], Path] | None = None  # where a version's server writes its prediction log
+    version_urls: dict[str, str] = field(default_factory=dict)  # each version's own server, for the gates
+    run_dir: Path | None = None
     timeout_s: float = 5.0
 
     def _post(self, session: requests.Session, body: bytes, headers: dict[str, str]) -> tuple[int, str, dict, float]:
@@ -127,3 +134,14 @@ class RouterProbes:
 
     def retire(self, version: str) -> str:
         return self.retire_version(version)
+
+    def gates(self, gates: Gates, baseline: str, candidate: str) -> list[GateResult]:
+        return run_gates(gates, baseline=baseline, candidate=candidate, urls=self.version_urls,
+                         holdout=self.holdout, run_dir=self.run_dir)
+
+    def agreement(self, baseline: str, shadow: str, since: float) -> dict[str, object]:
+        """Both versions' prediction logs since `since`, joined on the request id (see analysis/agreement.py)."""
+        if self.prediction_log is None:
+            return {"matched": 0, "agreement": None, "error": "this target keeps no prediction logs"}
+        # Feedback for the last requests is still on its way: give it the time the load's delay asks.
+        return agreement(read_log(self.prediction_log(baseline), since), read_log(self.prediction_log(shadow), since))

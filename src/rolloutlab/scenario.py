@@ -1,185 +1,29 @@
-"""Experiment scenarios: the YAML schema, loading with file:line errors, and the shipped catalogue."""
+"""Experiment scenarios: the YAML schema (a union on `strategy`), loading with file:line errors, the shipped ones."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, Union
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError,
-                      ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import Discriminator, Tag, TypeAdapter, ValidationError
 
-from rolloutlab.analysis.checks import Check, default_checks
-
-from rolloutlab.durations import parse_duration
 from rolloutlab.errors import ScenarioError
-from rolloutlab.load.schema import Load, SteadyLoad, clean_location
+from rolloutlab.load.schema import clean_location
 from rolloutlab.paths import project_root
+from rolloutlab.scenario_base import Analysis, ScenarioBase, Versions
+from rolloutlab.scenario_experiments import AbTestScenario, BanditScenario, ShadowScenario
+from rolloutlab.scenario_rollouts import BlueGreenScenario, CanaryScenario, Smoke
 from rolloutlab.yamlfile import YamlDocument, dotted, parse_yaml, plain_message
 
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
-VersionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=63)]
+__all__ = ["AbTestScenario", "Analysis", "BanditScenario", "BlueGreenScenario", "CanaryScenario", "ScenarioBase",
+           "ShadowScenario", "Smoke", "Versions", "load_scenario", "list_scenarios", "validate_scenario"]
 STRATEGY_TAG = "strategy="  # prefix of the union tags pydantic puts into error locations (not YAML keys)
-MIN_WINDOW_S = 2.0  # Prometheus scrapes each second: a shorter window holds too few points for rate()
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Versions(_Strict):
-    baseline: VersionName
-    candidate: VersionName
-
-    @model_validator(mode="after")
-    def _distinct(self) -> Versions:
-        if self.baseline == self.candidate:
-            raise ValueError(f"baseline and candidate are both {self.baseline!r}; a rollout needs two versions")
-        return self
-
-    @property
-    def all(self) -> list[str]:
-        return [self.baseline, self.candidate]
-
-
-class Analysis(_Strict):
-    """How each window is judged: the scenario's checks, the same for every strategy."""
-
-    interval: Seconds = 15.0
-    min_requests: int = Field(50, ge=1)  # default minimum sample of request-based checks
-    min_feedback: int = Field(50, ge=1)  # default minimum sample of feedback-based checks (accuracy)
-    checks: list[Check] = Field(default_factory=default_checks, min_length=1)
-    failure_limit: int = Field(1, ge=1)
-    inconclusive_limit: int = Field(2, ge=1)
-
-    @field_validator("interval")
-    @classmethod
-    def _window_long_enough(cls, interval: float) -> float:
-        if interval < MIN_WINDOW_S:
-            raise ValueError(f"{interval:g}s is shorter than {MIN_WINDOW_S:g}s: Prometheus scrapes each second "
-                             "and needs at least two scrapes in a window")
-        return interval
-
-    @field_validator("checks")
-    @classmethod
-    def _unique_names(cls, checks: list[Check]) -> list[Check]:
-        labels = [c.label for c in checks]
-        twice = sorted({label for label in labels if labels.count(label) > 1})
-        if twice:
-            raise ValueError(f"check names must be unique; {', '.join(twice)} appear twice (give one a `name`)")
-        return checks
-
-
-Expect = Literal["promoted", "rolled back", "rejected", "winner", "no winner"]
-
-
-class ScenarioBase(_Strict):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    description: str = ""
-    versions: Versions
-    analysis: Analysis = Analysis()
-    load: Load = SteadyLoad()  # Locust traffic for the whole run: a shape of users × rate_per_user
-    # What the scenario is meant to show; the CLI says whether the run matched, and the tests check
-    # that every shipped scenario does.
-    expect: Expect | None = None
-
-    @field_validator("load")
-    @classmethod
-    def _labels_can_arrive(cls, load: Any, info: ValidationInfo) -> Any:
-        analysis = info.data.get("analysis")
-        if analysis is None or "accuracy" not in {c.metric for c in analysis.checks}:
-            return load
-        delay = load.feedback_delay
-        if delay is None:
-            raise ValueError("feedback_delay is off, but an accuracy check (analysis.checks) needs labels")
-        if delay >= analysis.interval:
-            raise ValueError(
-                f"feedback_delay ({delay:g}s) must be shorter than analysis.interval ({analysis.interval:g}s): "
-                "an accuracy check judges only labels that arrive within the window")
-        return load
-
-    @property
-    def candidate(self) -> str:
-        return self.versions.candidate
-
-    def scaled(self, factor: float) -> ScenarioBase:
-        """The same scenario with every interval multiplied by factor (a rehearsal at a different pace).
-
-        Minimum samples are kept: a window too short for them is Inconclusive, as in any run."""
-        data = self.model_dump()
-        data["analysis"]["interval"] = self.analysis.interval * factor
-        for key in self.scaled_fields:
-            data[key] = getattr(self, key) * factor
-        return type(self).model_validate(data)
-
-    scaled_fields: ClassVar[tuple[str, ...]] = ()
-
-    def describe(self) -> str:
-        return f"{self.strategy} of {self.versions.candidate} over {self.versions.baseline}"  # type: ignore[attr-defined]
-
-    @property
-    def expected_seconds(self) -> float:
-        raise NotImplementedError
-
-
-class CanaryScenario(ScenarioBase):
-    strategy: Literal["canary"]
-    steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(min_length=1)
-
-    @field_validator("steps")
-    @classmethod
-    def _steps_increase(cls, steps: list[int]) -> list[int]:
-        if any(later <= earlier for earlier, later in zip(steps, steps[1:])):
-            raise ValueError(f"steps must increase strictly, got {steps}")
-        return steps
-
-    def describe(self) -> str:
-        return (f"canary of {self.candidate} over {self.versions.baseline}, steps "
-                f"{' → '.join(f'{s}%' for s in self.steps)}, {self.analysis.interval:g}s per step")
-
-    @property
-    def expected_seconds(self) -> float:
-        """Run time when every step passes first time: the baseline reference window, then each step."""
-        return self.analysis.interval * (1 + len(self.steps))
-
-
-class Smoke(_Strict):
-    """Smoke tests of green through the router's preview route, before any user sees it."""
-
-    requests: int = Field(64, ge=8, le=2000)  # held-out labelled rows, one per request
-    min_accuracy: float = Field(0.9, ge=0, le=1)
-    max_p95_ms: float = Field(250.0, gt=0)
-
-
-class BlueGreenScenario(ScenarioBase):
-    strategy: Literal["blue-green"]
-    smoke: Smoke = Smoke()
-    # Optional pre-switch analysis: this share of blue's requests is copied to green (answers dropped).
-    pre_switch_mirror: int | None = Field(None, ge=1, le=100)
-    watch: Seconds = 20.0  # after the switch: green judged against blue's numbers from before it
-    scaled_fields: ClassVar[tuple[str, ...]] = ("watch",)
-
-    @field_validator("watch")
-    @classmethod
-    def _watch_long_enough(cls, watch: float) -> float:
-        if watch < MIN_WINDOW_S:
-            raise ValueError(f"the watch window ({watch:g}s) is shorter than {MIN_WINDOW_S:g}s: Prometheus scrapes "
-                             "each second and needs at least two scrapes in a window")
-        return watch
-
-    def describe(self) -> str:
-        mirror = f", pre-switch mirror {self.pre_switch_mirror}%" if self.pre_switch_mirror else ""
-        return (f"blue-green: {self.versions.baseline} (blue) → {self.candidate} (green), smoke tests{mirror}, "
-                f"{self.watch:g}s watch window")
-
-    @property
-    def expected_seconds(self) -> float:
-        mirror = self.analysis.interval if self.pre_switch_mirror else 0.0
-        return self.analysis.interval + mirror + self.watch + 30.0  # + smoke tests and the switch
-
-
-SCENARIO_MODELS: dict[str, type[ScenarioBase]] = {"canary": CanaryScenario, "blue-green": BlueGreenScenario}
+SCENARIO_MODELS: dict[str, type[ScenarioBase]] = {
+    "canary": CanaryScenario, "blue-green": BlueGreenScenario, "ab-test": AbTestScenario, "bandit": BanditScenario,
+    "shadow": ShadowScenario,
+}
 
 
 def _strategy_of(value: Any) -> str | None:
@@ -266,9 +110,9 @@ def _require_catalogued(scenario: ScenarioBase, doc: YamlDocument) -> None:
     from rolloutlab.zoo.catalogue import load_catalogue
 
     known = load_catalogue().versions
-    problems = [f"  {doc.where(('versions', role))}: versions.{role}: {name!r} is not in the model catalogue "
+    problems = [f"  {doc.where(loc)}: {dotted(loc)}: {name!r} is not in the model catalogue "
                 f"(known: {', '.join(sorted(known))})"
-                for role, name in scenario.versions.model_dump().items() if name not in known]
+                for loc, name in scenario.versions.named() if name not in known]
     if problems:
         raise ScenarioError(f"invalid scenario {doc.source}:\n" + "\n".join(problems))
 

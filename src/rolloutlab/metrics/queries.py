@@ -69,6 +69,27 @@ METRICS: dict[str, MetricDef] = {
 }
 
 
+# Cumulative values now (instant queries, no range): the engine subtracts a snapshot taken when tallying
+# began, so experiments count exactly the requests, labels and rewards of their own time.
+COUNTERS: dict[str, Template] = {
+    "requests": Template(f"sum(bentoml_service_request_total{{{_PREDICT}}})"),
+    "feedback": Template(f"sum(rolloutlab_feedback_total{{{_MODEL}}})"),
+    "reward": Template(f"sum(rolloutlab_reward_total{{{_MODEL}}})"),
+}
+# Per-user sums kept by the load generator (where users live), per version that served them; they start
+# at zero with the load, and being sums of squares they cannot be differenced like counters.
+USER_MOMENTS = ("exposed", "users", "y", "n", "y2", "n2", "yn")
+USER_MOMENT = Template('sum(rolloutlab_client_user_moments{version="$version",moment="$moment"})')
+
+
+def render_counter(name: str, version: str) -> str:
+    return COUNTERS[name].substitute(version=version)
+
+
+def render_user_moment(moment: str, version: str) -> str:
+    return USER_MOMENT.substitute(version=version, moment=moment)
+
+
 def window(window_seconds: float) -> str:
     """A PromQL range for the last window_seconds (whole seconds, at least 2: scrapes are 1 s apart)."""
     return f"{max(2, round(window_seconds))}s"

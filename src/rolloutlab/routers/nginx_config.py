@@ -175,6 +175,7 @@ def _mirror(state: RoutingState, layout: NginxLayout) -> tuple[str, str, str]:
             }}
             proxy_pass http://{upstream_name(state.mirror.version)}$request_uri;
 {_proxy_settings(layout)}
+            proxy_set_header x-rolloutlab-mirror 1;
         }}
 """
     return maps, directives, location

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from rolloutlab.analysis.verdict import Assessment
+from rolloutlab.stats.proportions import UserMoments
 from rolloutlab.routing import RoutingState
 
 
@@ -22,6 +23,7 @@ class Outcome(str, Enum):
     REJECTED = "rejected"  # stopped by a pre-deploy gate or a smoke test: no user ever saw the candidate
     WINNER = "winner"  # an experiment chose a version
     NO_WINNER = "no winner"
+    PASSED = "passed"  # a shadow evaluation the candidate passed: users still on the baseline
     ABORTED = "aborted"
 
 
@@ -58,6 +60,10 @@ class Step:
     probe: Probe | None = None
     retire: tuple[str, ...] = ()  # versions to stop once this (final) step is in force
     switch_to: str | None = None  # an atomic switch: the engine times it until every new request reaches this
+    guards: tuple[Judge, ...] = ()  # more versions judged at the end of the hold (A/B guardrails)
+    tally: tuple[str, ...] = ()  # versions whose requests, labels and rewards are counted since tallying began
+    compare: tuple[str, str] | None = None  # (baseline, shadow): join their prediction logs (agreement)
+    notes: dict[str, Any] = field(default_factory=dict)  # strategy numbers for progress and the journal
     outcome: Outcome | None = None  # set on the last step: the run is over
     reason: str = ""
     memory: Any = None  # the strategy's own progress, handed back in history (opaque to the engine)
@@ -74,6 +80,20 @@ class Observation:
     elapsed_s: float
     assessment: Assessment | None = None
     probe: ProbeResult | None = None
+    guards: dict[str, Assessment] = field(default_factory=dict)
+    tallies: dict[str, Tally] = field(default_factory=dict)
+    agreement: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One version's counts since tallying began (exact counter differences), and its users' sums."""
+
+    requests: float
+    feedback: float
+    reward: float
+    moments: UserMoments | None = None
+    exposed_users: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from rolloutlab.targets.processes import (
 )
 from rolloutlab.targets.programs import find_program
 from rolloutlab.targets.prometheus_config import render_prometheus_config
-from rolloutlab.zoo.server import serving_env
+from rolloutlab.zoo.server import PREDICTION_LOG, serving_env
 
 Progress = Callable[[str], None]
 
@@ -243,6 +243,10 @@ class LocalTarget:
             stop(worker)
         self.state_file.unlink(missing_ok=True)
         return names
+
+    def prediction_log(self, version: str) -> Path:
+        """Where the version's server writes its prediction log (zoo/server.py's serving_env)."""
+        return self.dir / "serving" / version / PREDICTION_LOG
 
     def retire(self, version: str) -> str:
         """Stop one version's server (and its workers) once no routing state uses it; the rest keeps running."""

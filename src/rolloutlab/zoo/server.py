@@ -38,6 +38,10 @@ class ModelServer:
         stop(self.record)
 
 
+PREDICTION_LOG_ENV = "ROLLOUTLAB_PREDICTION_LOG"
+PREDICTION_LOG = "predictions.jsonl"  # in each server's working directory (models/prediction_log.py)
+
+
 def serving_env(workdir: Path) -> dict[str, str]:
     """A BentoML home of its own sharing the store's bentos and models.
 
@@ -50,7 +54,7 @@ def serving_env(workdir: Path) -> dict[str, str]:
         link = workdir / shared
         if not link.is_symlink():
             link.symlink_to(store / shared, target_is_directory=True)
-    return {**bentoml_env(), "BENTOML_HOME": str(workdir)}
+    return {**bentoml_env(), "BENTOML_HOME": str(workdir), PREDICTION_LOG_ENV: str(workdir / PREDICTION_LOG)}
 
 
 def start_server(catalogue: Catalogue, name: str, workdir: Path, port: int | None = None) -> ModelServer:
