@@ -14,17 +14,21 @@ say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
 started=$SECONDS
 took() { say "$1 took $((SECONDS - started))s"; started=$SECONDS; }
 
+# Package installs need root: directly, or through sudo (which drops the environment: hence `env`).
+sudo_cmd=""
+if [ "$(id -u)" -ne 0 ] && have sudo; then sudo_cmd="sudo"; fi
+can_apt() { have apt-get && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo_cmd" ]; }; }
+apt_install() { $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+
 missing=()
 have nginx || missing+=(nginx)
 have prometheus || missing+=(prometheus)
 have hey || missing+=(hey)
 if ((${#missing[@]})); then
-  sudo_cmd=""
-  if [ "$(id -u)" -ne 0 ] && have sudo; then sudo_cmd="sudo"; fi
   if [ "$(uname -s)" = "Darwin" ] && have brew; then
     say "installing ${missing[*]} with Homebrew"
     brew install "${missing[@]}"
-  elif have apt-get && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo_cmd" ]; }; then
+  elif can_apt; then
     say "installing ${missing[*]} with apt-get"
     $sudo_cmd apt-get update -qq
     packages=()
@@ -35,7 +39,7 @@ if ((${#missing[@]})); then
         packages+=("$program")
       fi
     done
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+    apt_install "${packages[@]}"
   else
     echo "Rollout Lab needs ${missing[*]} and cannot install them here." >&2
     echo "Install them, then run this again:  Debian/Ubuntu: sudo apt-get install nginx-light prometheus hey;" >&2
@@ -53,8 +57,12 @@ else
     say "installing uv into .tools/"
     if ! python3 -m venv .tools >/dev/null 2>&1; then
       rm -rf .tools
-      if have apt-get && [ "$(id -u)" -eq 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+      if can_apt; then
+        # Debian and Ubuntu ship python3 without venv/ensurepip.
+        say "installing python3-venv with apt-get"
+        $sudo_cmd apt-get update -qq
+        apt_install python3-venv
+        took "system packages (python3-venv)"
         python3 -m venv .tools
       else
         echo "bootstrap: uv is not installed and python3 cannot create a virtualenv." >&2

@@ -79,6 +79,11 @@ cd /root/rolloutlab
 if command -v uv >/dev/null || [ -e .tools ] || [ -e .venv ] || [ -e /root/.cache ]; then
     echo "fresh: not a fresh machine (uv on PATH, or .tools/.venv/~/.cache present)"; exit 90
 fi
+# The base image carries venv for the model images; a stock Debian/Ubuntu python3 has none.
+dpkg --purge python3-venv python3.11-venv >/dev/null
+if python3 -c 'import ensurepip' 2>/dev/null && python3 -m venv /tmp/venv-probe >/dev/null 2>&1; then
+    echo "fresh: python3 can still create a virtualenv after removing python3-venv"; exit 90
+fi
 echo "fresh: PATH=\$PATH, \$(python3 --version), $commit"
 s=\$SECONDS
 apt-get update -qq
@@ -111,8 +116,10 @@ log="$(sed 's/\x1b\[[0-9;]*m//g' "$work/run.log")"
 # --- phase timings, from the lines bootstrap.sh and rolloutlab print ----------------------------------------
 seconds() { echo "$log" | grep -E "$1" | tail -1 | grep -oE "$2" | grep -oE '[0-9]+' || echo 0; }
 prereq_s=$(seconds '^fresh: prerequisites' 'took [0-9]+s')
-packages_s=$(seconds '^bootstrap: system packages' 'took [0-9]+s')
-packages_what=$(echo "$log" | grep -E '^bootstrap: system packages' | sed -E 's/.*\((.*)\).*/\1/' | tail -1)
+# bootstrap may install system packages twice: the lab's programs, then python3-venv for uv.
+packages_s=$(echo "$log" | awk '/^bootstrap: system packages/ && match($0, /took [0-9]+s/) {
+    s += substr($0, RSTART + 5, RLENGTH - 6) } END { print s + 0 }')
+packages_what=$(echo "$log" | awk -F'[()]' '/^bootstrap: system packages/ { w = w (w ? ", " : "") $2 } END { print w }')
 uv_s=$(seconds '^bootstrap: uv into' 'took [0-9]+s')
 sync_s=$(seconds '^bootstrap: .venv sync' 'took [0-9]+s')
 build_s=$(seconds 'built model versions' 'in [0-9]+s$')
