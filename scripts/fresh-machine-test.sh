@@ -108,9 +108,10 @@ setup_s=$((SECONDS - phase))
 # --- the run -------------------------------------------------------------------------------------------
 echo "fresh-machine test: make demo DEMO_ARGS='$DEMO_ARGS' (output follows)"
 timed_out=0
-timeout "$TIMEOUT" docker start -a "$name" 2>&1 | tee "$work/run.log" | sed 's/^/  | /' || true
+timeout "$TIMEOUT" docker start -a "$name" 2>&1 | tee "$work/run.log" | sed -u 's/^/  | /' || true
 [ "$(docker inspect -f '{{.State.Running}}' "$name")" = true ] && { timed_out=1; docker kill "$name" >/dev/null; }
 code="$(docker inspect -f '{{.State.ExitCode}}' "$name")"
+docker rm -f "$name" >/dev/null  # now, so that the total below includes removing its layer
 log="$(sed 's/\x1b\[[0-9;]*m//g' "$work/run.log")"
 
 # --- phase timings, from the lines bootstrap.sh and rolloutlab print ----------------------------------------
@@ -137,6 +138,10 @@ printf '  %-16s %4ss  (%s)\n' "base image" "$base_s" "$base_note" \
 printf '  %-16s %4ss\n' "total" "$((SECONDS - started))"
 
 ((timed_out == 0)) || fail "make demo did not finish within ${TIMEOUT}s"
+# `rolloutlab run` says so when a SIGINT/SIGTERM stopped it: nothing in the container sends one.
+if echo "$log" | grep -q '^interrupted: the lab was stopped'; then
+    fail "rolloutlab run was interrupted by a signal from outside the container's make (exit $code); nothing to judge"
+fi
 [ "$code" = 0 ] || fail "the container exited with status $code (last lines above)"
 [ -n "$verdict" ] || fail "no verdict line in the output"
 case "$verdict" in
