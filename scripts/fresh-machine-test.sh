@@ -135,7 +135,10 @@ printf '  %-16s %4ss  (%s)\n' "base image" "$base_s" "$base_note" \
     "venv" "$((uv_s + sync_s))" "uv into .tools/ ${uv_s}s; .venv from uv.lock ${sync_s}s" \
     "model build" "$build_s" "train + bento build v1, v2" \
     "run" "$run_s" "lab start-up, canary, shutdown"
-printf '  %-16s %4ss\n' "total" "$((SECONDS - started))"
+total_s=$((SECONDS - started))
+printf '  %-16s %4ss  (%s)\n' "other" "$((total_s - base_s - setup_s - prereq_s - demo_s))" \
+    "engine check, container start and removal"
+printf '  %-16s %4ss\n' "total" "$total_s"
 
 ((timed_out == 0)) || fail "make demo did not finish within ${TIMEOUT}s"
 # `rolloutlab run` says so when a SIGINT/SIGTERM stopped it: nothing in the container sends one.
