@@ -111,6 +111,15 @@ timed_out=0
 timeout "$TIMEOUT" docker start -a "$name" 2>&1 | tee "$work/run.log" | sed -u 's/^/  | /' || true
 [ "$(docker inspect -f '{{.State.Running}}' "$name")" = true ] && { timed_out=1; docker kill "$name" >/dev/null; }
 code="$(docker inspect -f '{{.State.ExitCode}}' "$name")"
+if [ "$code" != 0 ]; then
+    # What the lab wrote (run journal, Locust and server logs) is the evidence: keep it for a look.
+    docker cp "$name:/root/rolloutlab/.rolloutlab" "$work/lab-state" >/dev/null 2>&1 || true
+    FRESH_KEEP_LOG=1
+    echo "fresh-machine test: the container's .rolloutlab/ (runs, process logs) copied to $work/lab-state"
+    find "$work/lab-state" -name '*.log' -size +0 -newer "$work/inside.sh" 2>/dev/null | while read -r f; do
+        echo "--- last lines of ${f#"$work/"}"; tail -n 15 "$f"
+    done
+fi
 docker rm -f "$name" >/dev/null  # now, so that the total below includes removing its layer
 log="$(sed 's/\x1b\[[0-9;]*m//g' "$work/run.log")"
 
