@@ -2,6 +2,8 @@
 VENV := .venv
 BOOTSTRAPPED := $(VENV)/.bootstrapped
 PYTEST_ARGS ?=
+# Extra options for the demo's `rolloutlab run`, e.g. DEMO_ARGS='--set analysis.interval=6s' (CI shortens it).
+DEMO_ARGS ?=
 
 .PHONY: demo test unit bench down clean help
 
@@ -9,7 +11,7 @@ help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 demo: $(BOOTSTRAPPED)  ## run the default canary scenario on the local target and print the verdict
-	$(VENV)/bin/rolloutlab run canary-basic
+	$(VENV)/bin/rolloutlab run canary-basic $(DEMO_ARGS)
 
 test: $(BOOTSTRAPPED)  ## run the whole test suite (unit, integration on real processes, infra)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -6,8 +6,8 @@ Starts an NGINX on a free 127.0.0.1 port whose /predict and /feedback answer a f
   locust (lab user)   loadtests/locustfile.py's PredictionUser: seeded users, x-user-id, JSON rows,
                       reading the served version, client metrics exporter on (feedback off)
   locust (bare)       a bare FastHttpUser posting the same body: Locust's own floor
-  wrk                 C, event loop (/usr/bin/wrk)
-  hey                 Go (/usr/bin/hey)
+  wrk                 C, event loop (when installed: it is optional; skipped, saying so, otherwise)
+  hey                 Go (bootstrap installs it)
 
 Each runs closed-loop (no waiting) with the same number of connections. CPU time is taken from the
 process itself over the steady part of the run (Locust's start-up import is left out), so
@@ -134,7 +134,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     seconds, conns = args.seconds, args.connections
-    wrk, hey = shutil.which("wrk") or "/usr/bin/wrk", shutil.which("hey") or "/usr/bin/hey"
+    wrk, hey = shutil.which("wrk"), find_program("hey")
     results: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as tmp:
         work = Path(tmp)
@@ -159,11 +159,14 @@ def main() -> int:
             results["locust (bare)"] = run_locust(
                 [sys.executable, "-m", "locust", "-f", str(bare), *common, "--csv", str(work / "bare"),
                  "-u", str(conns), "-r", str(conns)], {**os.environ}, work / "bare", seconds)
-            lua = work / "post.lua"
-            lua.write_text(f'wrk.method = "POST"\nwrk.body = [[{body.read_text()}]]\n'
-                           'wrk.headers["Content-Type"] = "application/json"\n')
-            results["wrk"] = run_native([wrk, "-t1", f"-c{conns}", f"-d{seconds:g}s", "-s", str(lua), f"{url}/predict"],
-                                        seconds, r"Requests/sec:\s+([\d.]+)")
+            if wrk:
+                lua = work / "post.lua"
+                lua.write_text(f'wrk.method = "POST"\nwrk.body = [[{body.read_text()}]]\n'
+                               'wrk.headers["Content-Type"] = "application/json"\n')
+                results["wrk"] = run_native([wrk, "-t1", f"-c{conns}", f"-d{seconds:g}s", "-s", str(lua),
+                                             f"{url}/predict"], seconds, r"Requests/sec:\s+([\d.]+)")
+            else:
+                print("wrk is not installed: its row is skipped (apt-get install wrk, or brew install wrk)", flush=True)
             results["hey"] = run_native([hey, "-z", f"{seconds:g}s", "-c", str(conns), "-m", "POST", "-D", str(body),
                                          "-T", "application/json", f"{url}/predict"], seconds,
                                         r"Requests/sec:\s+([\d.]+)")
@@ -176,7 +179,7 @@ def main() -> int:
         print(f"{name:<20} {rps:>10.0f} {per_core:>16.0f}")
     lab = results["locust (lab user)"][1]
     print("\nratios (per core):")
-    for name in ("locust (bare)", "wrk", "hey"):
+    for name in (n for n in ("locust (bare)", "wrk", "hey") if n in results):
         print(f"  {name} / locust (lab user): {results[name][1] / lab:.1f}x")
     print(f"\none Locust process with the lab user sends at most ≈ {lab:.0f} req/s per core: above about "
           f"{0.7 * lab:.0f} req/s per process, add --workers (or expect the generator, not the service, to limit)")

@@ -22,7 +22,6 @@ import argparse
 import csv
 import io
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from rolloutlab.targets.local import LocalTarget
 from rolloutlab.targets.processes import free_port, http_ok, spawn, stop
 from rolloutlab.targets.programs import find_program
 
-HEY = shutil.which("hey") or "/usr/bin/hey"
+HEY = find_program("hey")  # bootstrap installs it; a clear error names the package otherwise
 
 
 def hey(url: str, body: Path, seconds: float, concurrency: int, rate_per_worker: float | None,

@@ -32,7 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-HEY = shutil.which("hey") or "/usr/bin/hey"
+from rolloutlab.targets.programs import find_program
+
+HEY = find_program("hey")  # bootstrap installs it; a clear error names the package otherwise
 
 
 def hey(url: str, body: Path, concurrency: int, seconds: float | None = None,

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
+# Gateway API v1.6.1 CRDs, kept in the repository (tests/crds/README.md): schemas the rendered routes must match.
+GATEWAY_API_CRDS = PROJECT / "tests" / "crds" / "gateway-api-v1.6.1"
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 The mocks record every resource's inputs exactly as the engine would receive them; the helpers turn
 those into Kubernetes manifests and validate them against the Kubernetes schemas (kubernetes-validate)
-and the Gateway API CRDs' openAPIV3Schema (v1.6.1, from ../shared).
+and the Gateway API CRDs' openAPIV3Schema (v1.6.1, tests/crds/).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ import pulumi
 import pytest
 import yaml
 
+from tests.conftest import GATEWAY_API_CRDS
+
 PROJECT = Path(__file__).resolve().parents[2]
 PROGRAM = PROJECT / "stacks" / "__main__.py"
-GATEWAY_API_CRDS = PROJECT.parent / "shared" / "crds" / "gateway-api-v1.6.1"
 KUBERNETES_VERSION = "1.33.0"  # the schema version manifests must be valid for (kind's node images ≥ 1.33)
 FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
 
@@ -154,8 +155,6 @@ def _gateway_api_schemas() -> dict[tuple[str, str], dict[str, Any]]:
 
 def validate_gateway_api(manifest: dict[str, Any]) -> None:
     """Raise unless manifest matches its Gateway API CRD's openAPIV3Schema (v1.6.1 standard channel)."""
-    if not GATEWAY_API_CRDS.is_dir():
-        pytest.fail(f"Gateway API CRDs not found at {GATEWAY_API_CRDS} (the project expects ../shared beside it)")
     schema = _gateway_api_schemas().get((manifest["apiVersion"], manifest["kind"]))
     assert schema is not None, f"no CRD schema for {manifest['apiVersion']} {manifest['kind']}"
     jsonschema.validate(manifest, schema, cls=jsonschema.Draft7Validator)

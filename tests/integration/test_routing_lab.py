@@ -21,9 +21,9 @@ from rolloutlab.journal import read_journal
 from rolloutlab.routing import Mirror, RoutingState
 from rolloutlab.targets.local import LocalTarget
 from rolloutlab.targets.processes import stop
+from rolloutlab.targets.programs import find_program
 from tests.integration.conftest import rolloutlab
 
-HEY = "/usr/bin/hey"
 T = TypeVar("T")
 
 
@@ -73,8 +73,8 @@ def test_blue_green_switch_under_200_rps_loses_no_request(home: Path, tmp_path: 
         body = tmp_path / "body.json"
         body.write_bytes(predict_body(home))
         # 10 connections × 20 req/s for 16 s, while traffic switches v1 → v2 → v1 → v2.
-        load = subprocess.Popen([HEY, "-z", "16s", "-c", "10", "-q", "20", "-t", "10", "-m", "POST", "-D", str(body),
-                                 "-T", "application/json", f"{endpoints.router_url}/predict"],
+        load = subprocess.Popen([find_program("hey"), "-z", "16s", "-c", "10", "-q", "20", "-t", "10", "-m", "POST",
+                                 "-D", str(body), "-T", "application/json", f"{endpoints.router_url}/predict"],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         router = target.router(by="test")
         for weights in ({"v1": 0, "v2": 100}, {"v1": 100, "v2": 0}, {"v1": 0, "v2": 100}):

@@ -8,7 +8,6 @@ reporting Accepted/ResolvedRefs). tests/integration/test_routing_cluster.py runs
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -22,8 +21,9 @@ from rolloutlab.routers.fake_kubernetes import FakeCustomObjectsApi
 from rolloutlab.routers.gateway_api import GatewayApiRouter
 from rolloutlab.routers.httproute import STATE_ANNOTATION, render_httproute, state_of
 from rolloutlab.routing import HeaderRule, Mirror, RoutingState, preview_rule
+from tests.conftest import GATEWAY_API_CRDS
 
-CRD = Path(__file__).resolve().parents[3] / "shared" / "crds" / "gateway-api-v1.6.1" / "httproutes.yaml"
+CRD = GATEWAY_API_CRDS / "httproutes.yaml"
 NAMES = K8sNames()
 RUNNING = {"v1", "v2", "v3"}
 

@@ -35,7 +35,6 @@ from rolloutlab.targets.processes import ProcessRecord, free_port, http_ok, spaw
 from rolloutlab.targets.programs import find_program
 
 VERSIONS = ("v1", "v2", "v3")
-HEY = "/usr/bin/hey"
 
 
 @dataclass
@@ -224,7 +223,7 @@ def test_changes_under_keep_alive_load_lose_no_request(router: NginxRouter, tmp_
     body.write_text("{}")
     url = f"http://127.0.0.1:{router.layout.listen_port}/predict"
     common = ["-z", "10s", "-m", "POST", "-D", str(body), "-T", "application/json", "-t", "10"]
-    loads = [subprocess.Popen([HEY, *common, "-c", c, "-q", q, url], stdout=subprocess.PIPE,
+    loads = [subprocess.Popen([find_program("hey"), *common, "-c", c, "-q", q, url], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
              for c, q in (("10", "20"), ("4", "150"))]  # 200 req/s on idle-ish connections; 600 req/s on busy ones
     time.sleep(1)

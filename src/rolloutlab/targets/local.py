@@ -126,9 +126,11 @@ class LocalTarget:
         nginx, prometheus = find_program("nginx"), find_program("prometheus")
         if router_port is not None:
             require_free(router_port, "router (NGINX)")
+        build_started = time.monotonic()
         built = zoo.ensure_built(versions)
         if built:
-            progress(f"built model versions {', '.join(built)} into {zoo.bentoml_home()}")
+            progress(f"built model versions {', '.join(built)} into {zoo.bentoml_home()} "
+                     f"in {time.monotonic() - build_started:.0f}s")
 
         state = LabState(nginx=nginx)
         try:

@@ -1,4 +1,4 @@
-"""Find the system programs the local target runs (nginx, prometheus)."""
+"""Find the system programs the local target runs (nginx, prometheus) and the tests' load tool (hey)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rolloutlab.errors import ProgramMissing
 
 # Debian installs nginx in /usr/sbin, which is not on a normal user's PATH.
 _EXTRA_DIRS = ["/usr/sbin", "/usr/local/sbin", "/opt/homebrew/bin", "/usr/local/bin"]
-_PACKAGES = {"nginx": "nginx-light (or nginx)", "prometheus": "prometheus"}
+_PACKAGES = {"nginx": "nginx-light (or nginx)", "prometheus": "prometheus", "hey": "hey"}
 
 
 def find_program(name: str) -> str:
