@@ -2,7 +2,7 @@
 VENV := .venv
 BOOTSTRAPPED := $(VENV)/.bootstrapped
 PYTEST_ARGS ?=
-# Extra options for the demo's `rolloutlab run`, e.g. DEMO_ARGS='--set analysis.interval=6s' (CI shortens it).
+# Extra options for the demo's `rolloutlab run`, e.g. DEMO_ARGS='--time-scale 0.5' (CI shortens it).
 DEMO_ARGS ?=
 
 .PHONY: demo test unit bench down clean help

@@ -323,7 +323,8 @@ class Engine:
                 self._say(f"{step.outcome.value.upper()}: {step.reason} → {state.describe()}")
                 return outcome
             observation = self._run_step(step)
-            if observation.assessment is not None or observation.guards:
+            if observation.assessment is not None or observation.guards or observation.tallies \
+                    or observation.agreement is not None:
                 outcome.analyses += 1
                 outcome.assessments.append(observation.assessment)
             history += (Record(step, observation),)

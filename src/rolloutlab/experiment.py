@@ -92,7 +92,9 @@ def run_scenario(
         )
         metrics = PrometheusSource(endpoints.prometheus_url)
         smoke = scenario.smoke if isinstance(scenario, BlueGreenScenario) else Smoke()
-        hooks = RouterProbes(endpoints.router_url, zoo.holdout_path(), smoke, metrics, target.retire,
+        # A lab that was up before this run is the user's: a blue-green leaves its blue running there.
+        retire = target.retire if started_here else (lambda v: f"{v} left running: the lab was up before this run")
+        hooks = RouterProbes(endpoints.router_url, zoo.holdout_path(), smoke, metrics, retire,
                              target.prediction_log, endpoints.versions, run_dir)
         engine = Engine(scenario, strategy, target.router(), metrics, journal,
                         load=load, hooks=hooks, progress=progress)

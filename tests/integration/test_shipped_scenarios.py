@@ -1,6 +1,8 @@
 """Every shipped scenario reaches the decision it promises (canary-basic: see test_canary_basic.py).
 
-Time-scaled (6 s windows) with more users, so the scenarios' own minimum samples still hold.
+Time-scaled (6 s windows) with more users, so the scenarios' own minimum samples still hold. They share
+one lab serving every version they need (`rolloutlab run` uses a lab that is already up), which saves a
+start-up per scenario; test_canary_basic.py covers a run that starts and stops its own lab.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ import csv
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from rolloutlab.cli.experiments import EXIT_CODES
 from rolloutlab.journal import read_journal
 from rolloutlab.scenario import list_scenarios, load_scenario
 from tests.integration.conftest import lab_processes, rolloutlab
+
+SHARED = sorted({v for s in (load_scenario(str(p)) for p in list_scenarios()) if s.name != "canary-basic"
+                 for v in s.versions.all})
 
 FAST = ["--time-scale", "0.4", "--set", "load.users=25"]
 SCENARIOS = [load_scenario(str(p)) for p in list_scenarios()]
@@ -30,8 +36,23 @@ def run(scenario_name: str) -> tuple[object, list[dict], Path]:
     return result, read_journal(journal), journal.parent
 
 
+@pytest.fixture(scope="module")
+def shared_lab(lab_home: Path, built_models: None):
+    """One lab for every scenario of this module; nothing of it may outlive the module."""
+    assert lab_processes(lab_home) == []
+    up = rolloutlab("up", "--versions", ",".join(SHARED), timeout=900)
+    assert up.returncode == 0, up.stdout + up.stderr
+    yield lab_home
+    down = rolloutlab("down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    leftovers = lab_processes(lab_home)
+    for process in leftovers:
+        process.kill()
+    assert leftovers == [], f"lab processes left running: {[p.info['cmdline'] for p in leftovers]}"
+
+
 @pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s.name != "canary-basic"], ids=lambda s: s.name)
-def test_shipped_scenario_reaches_its_expected_decision(home: Path, scenario) -> None:
+def test_shipped_scenario_reaches_its_expected_decision(shared_lab: Path, scenario) -> None:
     assert scenario.expect is not None, f"{scenario.name} must say what it is meant to show (expect:)"
     result, records, run_dir = run(scenario.name)
     assert result.returncode == EXIT_CODES[scenario.expect]
@@ -45,9 +66,69 @@ def test_shipped_scenario_reaches_its_expected_decision(home: Path, scenario) ->
         assert failed, f"no analysis failed: {[r.get('reasons') for r in records if r['event'] == 'analysis']}"
         tripped = [c["name"] for c in failed[0]["checks"] if c["verdict"] == "Failed"]
         assert DECIDED_BY[scenario.name] in tripped, failed[0]["reasons"]
-    if scenario.strategy == "blue-green":
-        check_blue_green(scenario, records, run_dir)
-    assert lab_processes(home) == []
+    checks = {"blue-green": check_blue_green, "ab-test": check_ab_test, "bandit": check_bandit,
+              "shadow": check_shadow}
+    if scenario.strategy in checks:
+        checks[scenario.strategy](scenario, records, run_dir)
+    if scenario.name == "gate-degraded":
+        gate = next(r for r in records if r["event"] == "gate" and r["name"] == "offline_eval")
+        assert not gate["passed"] and gate["numbers"]["candidate_accuracy"] < 0.85
+        routing = [r for r in records if r["event"] == "routing_applied"]
+        assert all(r["weights"].get("degraded", 0) == 0 for r in routing)  # no user request reached it
+    assert "using the running lab" in result.stdout
+
+
+def served_by(run_dir: Path) -> dict[str, float]:
+    """Predictions per version that answered them, as the load generator counted (its final metrics file)."""
+    text = (run_dir / "load" / "client-metrics-local.prom").read_text()
+    served: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "rolloutlab_client_requests_total" and sample.labels["outcome"] == "ok":
+                served[sample.labels["served_version"]] = served.get(sample.labels["served_version"], 0) + sample.value
+    return served
+
+
+def last_notes(records: list[dict]) -> dict:
+    return [r for r in records if r["event"] == "decision"][-1]["notes"]
+
+
+def check_ab_test(scenario, records: list[dict], run_dir: Path) -> None:
+    notes = last_notes(records)
+    assert notes["srm"]["checked"] and notes["srm"]["p_value"] > 0.001  # users split as configured
+    assert "randomised by user" in notes["unit"]
+    result = notes["results"][scenario.candidate]
+    if scenario.expect == "winner":
+        assert result["ci_low"] > 0 and result["p_value"] < 0.05
+        assert records[-1]["final_weights"][scenario.candidate] == 100
+    else:  # A/A: two builds of the same recipe differ by nothing but noise
+        assert result["ci_low"] <= 0 <= result["ci_high"]
+        assert records[-1]["final_weights"][scenario.versions.baseline] == 100
+    arms = notes["arms"]
+    assert min(a["labelled"] for a in arms.values()) >= notes["needed_per_arm"] or "underpowered" in records[-1]["reason"]
+
+
+def check_bandit(scenario, records: list[dict], run_dir: Path) -> None:
+    rounds = [r["notes"] for r in records if r["event"] == "decision" and r["notes"].get("p_best")]
+    assert len(rounds) >= scenario.bandit.stop_intervals
+    final = rounds[-1]
+    winner = max(final["p_best"], key=final["p_best"].get)
+    assert winner in ("v2", "v3")  # the two good models (≈ 99 % and ≈ 98.5 %); never v1 or degraded
+    assert records[-1]["final_weights"][winner] == 100
+    assert final["regret"] < final["equal_split_regret"]  # cheaper than an equal split of the same requests
+    assert final["weights"]["degraded"] == min(final["weights"].values())  # the worst arm gets the least
+
+
+def check_shadow(scenario, records: list[dict], run_dir: Path) -> None:
+    baseline, shadow = scenario.versions.baseline, scenario.candidate
+    agreement = [r for r in records if r["event"] == "agreement"][-1]
+    assert agreement["matched"] > 100 and agreement["agreement"] < 0.95
+    assert agreement["labelled"] > 50 and agreement["accuracy_gap"] > 0.1
+    routing = [r for r in records if r["event"] == "routing_applied"]
+    assert all(r["weights"].get(shadow, 0) == 0 for r in routing)
+    assert any((r["routing"].get("mirror") or {}).get("version") == shadow for r in routing)
+    served = served_by(run_dir)
+    assert served.get(baseline, 0) > 500 and served.get(shadow, 0) == 0  # users only ever saw the baseline
 
 
 def check_blue_green(scenario, records: list[dict], run_dir: Path) -> None:
@@ -64,7 +145,8 @@ def check_blue_green(scenario, records: list[dict], run_dir: Path) -> None:
     assert switch["switch_s"] is not None and switch["switch_s"] < 10
     assert switch["failed_requests"] == 0  # an atomic switch under load loses nothing
     if scenario.expect == "promoted":
-        assert next(r for r in records if r["event"] == "retired")["version"] == blue
+        retired = next(r for r in records if r["event"] == "retired")
+        assert retired["version"] == blue and "left running" in retired["message"]  # the shared lab is the user's
         assert routing[-1]["weights"] == {green: 100}
         with open(run_dir / "load" / "locust_stats.csv") as stats:
             total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")

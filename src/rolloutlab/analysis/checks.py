@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rolloutlab.analysis.thresholds import judge
-from rolloutlab.analysis.verdict import Assessment, CheckResult, Verdict, VersionMetrics, combine
+from rolloutlab.analysis.verdict import Assessment, Verdict, VersionMetrics, combine
 from rolloutlab.metrics.queries import METRICS
 
 MetricName = Literal["error_rate", "p50_ms", "p95_ms", "p99_ms", "accuracy", "memory_per_request", "rps"]

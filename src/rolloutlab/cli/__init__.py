@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import signal
-import sys
-import time
-from pathlib import Path
 
 import click
 
-from rolloutlab.cli.common import EXIT_INTERRUPTED, EXIT_ROLLED_BACK, Group, say
-from rolloutlab.errors import RolloutLabError
+from rolloutlab.cli.common import Group, say
 from rolloutlab.paths import lab_home
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

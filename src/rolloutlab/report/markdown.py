@@ -58,10 +58,24 @@ def _header(records: list[dict[str, Any]]) -> list[str]:
     checks = scenario.get("analysis", {}).get("checks", [])
     if checks:
         judged = ", ".join(sorted({c["metric"] for c in checks}))
-        quality = "" if any(c["metric"] == "accuracy" for c in checks) else \
-            " — **model quality was not judged** (no accuracy check): a fast, error-free release can still be wrong"
-        lines.append(f"- **Judged on:** {judged}{quality}")
+        lines.append(f"- **Checks each window:** {judged}")
+    lines.append(f"- **Model quality:** {QUALITY.get(strategy, '') if strategy in QUALITY else _quality(checks)}")
     return lines
+
+
+# Where each strategy judges model quality, beside latency and errors: a release can be fast, error-free and wrong.
+QUALITY = {
+    "ab-test": "the experiment's primary metric: reward rate from delayed /feedback labels, compared per user",
+    "bandit": "the bandit's reward: each arm's rate of correct answers from delayed /feedback labels",
+    "shadow": "agreement with the baseline and accuracy on the same labelled requests, from the prediction logs",
+}
+
+
+def _quality(checks: list[dict[str, Any]]) -> str:
+    if any(c["metric"] == "accuracy" for c in checks):
+        return "judged by the accuracy check (online, from delayed /feedback labels) beside latency and errors"
+    return ("**not judged** (no accuracy check): this run looked at latency and errors only, and a fast, "
+            "error-free release can still be wrong")
 
 
 def _references(records: list[dict[str, Any]]) -> list[str]:
@@ -91,6 +105,52 @@ def _events(records: list[dict[str, Any]]) -> list[str]:
                          f"{_num(r.get('failed_requests'))}")
         elif r["event"] == "retired":
             lines.append(f"- **Retired `{r['version']}`:** {r['message']}")
+        elif r["event"] == "gate":
+            mark = "skipped" if r.get("skipped") else ("passed" if r["passed"] else "FAILED")
+            lines.append(f"- **Gate {r['name']} (`{r['version']}`, before any traffic moved):** {mark} — {r['summary']}")
+    return lines
+
+
+def _experiment(records: list[dict[str, Any]]) -> list[str]:
+    """A/B results, bandit rounds, shadow agreement: whatever the strategy measured beyond the checks."""
+    decisions = [r for r in records if r["event"] == "decision" and r.get("notes")]
+    lines: list[str] = []
+    final = decisions[-1]["notes"] if decisions else {}
+    if final.get("results"):
+        lines += ["", "## A/B result", "", f"Unit: {final.get('unit', '?')}.", "",
+                  "| arm | users | labelled | pending | reward rate | design effect |", "|---|---|---|---|---|---|"]
+        for arm, a in final.get("arms", {}).items():
+            effect = "–" if a.get("design_effect") is None else f"{a['design_effect']:.2f}"
+            lines.append(f"| {arm} | {a['users']:.0f} | {a['labelled']:.0f} | {a['pending']:.0f} | "
+                         f"{_pct(a.get('rate'))} | {effect} |")
+        srm = final.get("srm", {})
+        lines += ["", f"Sample size needed: {final.get('needed_per_arm')} labelled requests per arm. Sample-ratio "
+                      f"check (users per arm): chi-square p = {srm.get('p_value', float('nan')):.3g}"
+                      f"{'' if srm.get('checked') else ' (too few users to check)'}.", ""]
+        for arm, c in final["results"].items():
+            lines.append(f"- `{arm}` − control: {100 * c['difference']:+.2f} points, 95% CI "
+                         f"[{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}], p = {c['p_value']:.3g} ({c['method']})")
+    rounds = [d["notes"] for d in decisions if d["notes"].get("p_best")]
+    if rounds:
+        arms = sorted(rounds[-1]["weights"])
+        lines += ["", "## Bandit rounds", "", "| round | " + " | ".join(f"{a} weight / P(best) / rate" for a in arms)
+                  + " | regret | equal-split regret |", "|---|" + "---|" * (len(arms) + 2)]
+        for n in rounds:
+            cells = [f"{n['weights'][a]}% / {n['p_best'][a]:.2f} / {_pct(n['rates'].get(a))}" for a in arms]
+            lines.append(f"| {n['round']} | " + " | ".join(cells) + f" | {n['regret']:.1f} | {n['equal_split_regret']:.1f} |")
+        oracle = ", ".join(f"`{a}` {_pct(v)}" for a, v in sorted(rounds[-1]["oracle"].items()))
+        lines += ["", f"Regret counts expected rewards lost against always serving the best arm; the oracle's "
+                      f"true rates are the versions' held-out accuracies: {oracle}."]
+    agreements = [r for r in records if r["event"] == "agreement"]
+    if agreements:
+        a = agreements[-1]
+        lines += ["", "## Shadow comparison (prediction logs joined on request id)", "",
+                  f"- {a.get('matched', 0)} mirrored requests matched to `{a['baseline']}`'s answers; agreement "
+                  f"{_pct(a.get('agreement'))}",
+                  f"- on {a.get('labelled', 0)} of them labels arrived: accuracy `{a['shadow']}` "
+                  f"{_pct(a.get('candidate_accuracy'))} vs `{a['baseline']}` {_pct(a.get('baseline_accuracy'))}",
+                  f"- handler latency p95 (from the logs): `{a['shadow']}` {_ms(a.get('candidate_p95_ms'))} vs "
+                  f"`{a['baseline']}` {_ms(a.get('baseline_p95_ms'))}; users only ever saw `{a['baseline']}`"]
     return lines
 
 
@@ -120,7 +180,7 @@ def _analyses(records: list[dict[str, Any]]) -> list[str]:
 
 
 def render_summary(records: list[dict[str, Any]], load: LoadStats | None = None) -> str:
-    lines = _header(records) + _references(records) + _events(records) + _analyses(records)
+    lines = _header(records) + _references(records) + _events(records) + _experiment(records) + _analyses(records)
     if load is not None:
         lines += [
             "",
