@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 REF="${1:-HEAD}"
 BASE="${ROLLOUTLAB_BASE_IMAGE:-rolloutlab-base:bookworm-py311}"
 # The integration tests' shortening: 6 s windows, and enough requests for a verdict at ≈ 60 req/s × 10 %.
-DEMO_ARGS="${FRESH_DEMO_ARGS:---time-scale 0.4 --set load.users=25}"
+DEMO_ARGS="${FRESH_DEMO_ARGS:---time-scale 0.5 --set load.users=25}"
 TIMEOUT="${FRESH_TIMEOUT:-900}"
 CA_IN_IMAGE=/etc/ssl/certs/ca-certificates.crt
 

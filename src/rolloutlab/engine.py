@@ -89,8 +89,10 @@ class Engine:
         hooks: Hooks | None = None,
         progress: Progress = lambda _: None,
         sleep: Callable[[float], None] = time.sleep,
+        run_label: str | None = None,
     ) -> None:
         self.scenario = scenario
+        self.run_label = run_label  # the `run` label of this run's load-generator metrics
         self.strategy = strategy
         self.router = router
         self.metrics = metrics
@@ -192,21 +194,29 @@ class Engine:
                   f"failed requests around the switch: {'unknown' if failed is None else failed}")
 
     def _counters(self, version: str) -> dict[str, float]:
+        """A version's cumulative counters; MetricsUnavailable when Prometheus has none (never a 0 that is not)."""
         values = {name: self.metrics.query(render_counter(name, version)) for name in COUNTERS}
-        return {k: 0.0 if math.isnan(v) else v for k, v in values.items()}
+        missing = [name for name, value in values.items() if math.isnan(value)]
+        if missing:
+            raise MetricsUnavailable(f"no {', '.join(missing)} counter for {version} in Prometheus")
+        return values
 
     def _tally(self, versions: tuple[str, ...]) -> dict[str, Tally]:
-        """Counts since tallying began, per version; a version first seen now starts from its value now."""
+        """Counts since tallying began, per version. A version whose counters cannot be read now is left out
+        (the strategy waits for it); its zero point is its first successful reading."""
         tallies = {}
         for version in versions:
             try:
                 now = self._counters(version)
-                moments = {m: self.metrics.query(render_user_moment(m, version)) for m in USER_MOMENTS}
+                moments = {m: self.metrics.query(render_user_moment(m, version, self.run_label)) for m in USER_MOMENTS}
             except MetricsUnavailable as exc:
                 self.journal.write("error", message=f"tally of {version}: {exc}")
                 continue
             start = self.tally_start.setdefault(version, now)
-            m = {k: 0.0 if math.isnan(v) else v for k, v in moments.items()}
+            if any(now[k] < start[k] for k in now):  # the server restarted: its counters began again at 0
+                self.journal.write("error", message=f"counters of {version} went back: a restart; counting anew")
+                start = self.tally_start[version] = {k: 0.0 for k in now}
+            m = {k: 0.0 if math.isnan(v) else v for k, v in moments.items()}  # no user seen yet: zero sums
             user_moments = UserMoments(m["users"], m["y"], m["n"], m["y2"], m["n2"], m["yn"])
             tallies[version] = Tally(now["requests"] - start["requests"], now["feedback"] - start["feedback"],
                                      now["reward"] - start["reward"], user_moments, m["exposed"])

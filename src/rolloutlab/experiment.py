@@ -97,7 +97,7 @@ def run_scenario(
         hooks = RouterProbes(endpoints.router_url, zoo.holdout_path(), smoke, metrics, retire,
                              target.prediction_log, endpoints.versions, run_dir)
         engine = Engine(scenario, strategy, target.router(), metrics, journal,
-                        load=load, hooks=hooks, progress=progress)
+                        load=load, hooks=hooks, progress=progress, run_label=run_dir.name)
         try:
             outcome = engine.execute()
         finally:

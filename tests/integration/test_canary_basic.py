@@ -10,8 +10,8 @@ from pathlib import Path
 from rolloutlab.journal import read_journal
 from tests.integration.conftest import CLI, PROJECT, lab_processes, rolloutlab
 
-# 6 s windows at ≈ 150 requests/s: the default minimum samples (50 requests, 50 labels) still hold at 10 %.
-FAST = ["--time-scale", "0.4", "--set", "load.users=25"]
+# 7.5 s windows at ≈ 150 requests/s: the default minimum samples (50 requests, 50 labels) still hold at 10 %.
+FAST = ["--time-scale", "0.5", "--set", "load.users=25"]
 
 
 def run_dir_from(stdout: str) -> Path:

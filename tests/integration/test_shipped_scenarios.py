@@ -1,6 +1,6 @@
 """Every shipped scenario reaches the decision it promises (canary-basic: see test_canary_basic.py).
 
-Time-scaled (6 s windows) with more users, so the scenarios' own minimum samples still hold. They share
+Time-scaled (7.5 s windows) with more users, so the scenarios' own minimum samples still hold. They share
 one lab serving every version they need (`rolloutlab run` uses a lab that is already up), which saves a
 start-up per scenario; test_canary_basic.py covers a run that starts and stops its own lab.
 """
@@ -21,11 +21,12 @@ from tests.integration.conftest import lab_processes, rolloutlab
 SHARED = sorted({v for s in (load_scenario(str(p)) for p in list_scenarios()) if s.name != "canary-basic"
                  for v in s.versions.all})
 
-FAST = ["--time-scale", "0.4", "--set", "load.users=25"]
+FAST = ["--time-scale", "0.5", "--set", "load.users=25"]
 SCENARIOS = [load_scenario(str(p)) for p in list_scenarios()]
-DECIDED_BY = {  # the check each bad release must trip
-    "canary-slow": "p95_ms", "canary-flaky": "error_rate", "canary-tail-latency": "p99_ms",
-    "canary-degraded": "accuracy", "canary-leaky": "memory_per_request", "bluegreen-bad-release": "p95_ms",
+DECIDED_BY = {  # the checks of which each bad release must trip at least one
+    "canary-slow": {"p95_ms"}, "canary-flaky": {"error_rate"}, "canary-tail-latency": {"p99_ms"},
+    "canary-degraded": {"accuracy"}, "canary-leaky": {"memory_per_request"},
+    "bluegreen-bad-release": {"p50_ms", "p95_ms"},
 }
 
 
@@ -65,7 +66,7 @@ def test_shipped_scenario_reaches_its_expected_decision(shared_lab: Path, scenar
         failed = [r for r in records if r["event"] == "analysis" and r["verdict"] == "Failed"]
         assert failed, f"no analysis failed: {[r.get('reasons') for r in records if r['event'] == 'analysis']}"
         tripped = [c["name"] for c in failed[0]["checks"] if c["verdict"] == "Failed"]
-        assert DECIDED_BY[scenario.name] in tripped, failed[0]["reasons"]
+        assert DECIDED_BY[scenario.name] & set(tripped), failed[0]["reasons"]
     checks = {"blue-green": check_blue_green, "ab-test": check_ab_test, "bandit": check_bandit,
               "shadow": check_shadow}
     if scenario.strategy in checks:

@@ -168,3 +168,15 @@ def test_shadow_failing_checks_on_mirrored_traffic_stop_it_at_once() -> None:
     first = strategy.first()
     final = strategy.next((Record(first, Observation(10, Assessment(Verdict.FAILED, ("p95",)), agreement={})),))
     assert final.outcome is Outcome.REJECTED
+
+
+def test_ab_guardrail_with_a_limit_of_two_forgives_one_noisy_look() -> None:
+    strategy = ab(failure_limit=2)
+    bad = Assessment(Verdict.FAILED, ("p95 spike",))
+    tallies = {"v1": tally(users(100, 2, 0.94, 1)), "v2": tally(users(100, 2, 0.99, 2))}
+    first = strategy.first()
+    second = look(strategy, first, tallies, elapsed=20, guards={"v2": bad})
+    assert not second.final
+    history = (Record(first, Observation(20, None, None, {"v2": bad}, tallies)),
+               Record(second, Observation(30, None, None, {"v2": bad}, tallies)))
+    assert strategy.next(history).outcome is Outcome.ROLLED_BACK

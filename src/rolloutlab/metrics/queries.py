@@ -69,25 +69,30 @@ METRICS: dict[str, MetricDef] = {
 }
 
 
-# Cumulative values now (instant queries, no range): the engine subtracts a snapshot taken when tallying
-# began, so experiments count exactly the requests, labels and rewards of their own time.
+# Cumulative values now: the engine subtracts a snapshot taken when tallying began, so experiments count
+# exactly the requests, labels and rewards of their own time. max_over_time over a few scrapes is the latest
+# value of a counter even when the last scrape of a busy server timed out (an instant query would then
+# find the series stale and return nothing).
+_LATEST = "sum(max_over_time({metric}[10s]))"
 COUNTERS: dict[str, Template] = {
-    "requests": Template(f"sum(bentoml_service_request_total{{{_PREDICT}}})"),
-    "feedback": Template(f"sum(rolloutlab_feedback_total{{{_MODEL}}})"),
-    "reward": Template(f"sum(rolloutlab_reward_total{{{_MODEL}}})"),
+    "requests": Template(_LATEST.format(metric=f"bentoml_service_request_total{{{_PREDICT}}}")),
+    "feedback": Template(_LATEST.format(metric=f"rolloutlab_feedback_total{{{_MODEL}}}")),
+    "reward": Template(_LATEST.format(metric=f"rolloutlab_reward_total{{{_MODEL}}}")),
 }
 # Per-user sums kept by the load generator (where users live), per version that served them; they start
 # at zero with the load, and being sums of squares they cannot be differenced like counters.
 USER_MOMENTS = ("exposed", "users", "y", "n", "y2", "n2", "yn")
-USER_MOMENT = Template('sum(rolloutlab_client_user_moments{version="$version",moment="$moment"})')
+# Filtered to the run's own load generator (its `run` target label): a previous run's series linger in
+# Prometheus for a few seconds after its Locust is gone.
+USER_MOMENT = Template('sum(max_over_time(rolloutlab_client_user_moments{version="$version",moment="$moment"$run}[10s]))')
 
 
 def render_counter(name: str, version: str) -> str:
     return COUNTERS[name].substitute(version=version)
 
 
-def render_user_moment(moment: str, version: str) -> str:
-    return USER_MOMENT.substitute(version=version, moment=moment)
+def render_user_moment(moment: str, version: str, run: str | None = None) -> str:
+    return USER_MOMENT.substitute(version=version, moment=moment, run=f',run="{run}"' if run else "")
 
 
 def window(window_seconds: float) -> str:

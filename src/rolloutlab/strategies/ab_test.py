@@ -22,6 +22,7 @@ class AbProgress:
     started_s: float | None = None  # engine time when the first window ended
     looks: int = 0
     sequential_p: dict[str, float] = field(default_factory=dict)
+    guard_failures: dict[str, int] = field(default_factory=dict)  # failed guardrail looks in a row, per variant
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class AbTest:
     srm_threshold: float = 0.001
     sequential: bool = False
     tau2: float = 0.0009  # mSPRT mixing variance (the MDE squared)
+    failure_limit: int = 1  # failed guardrail looks in a row that stop the test
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -63,10 +65,14 @@ class AbTest:
         progress: AbProgress = last.step.memory
         started = progress.started_s if progress.started_s is not None else obs.elapsed_s - self.interval
         progress = replace(progress, started_s=started, looks=progress.looks + 1)
-        harmed = {v: a for v, a in obs.guards.items() if a.verdict is Verdict.FAILED}
+        failures = {v: (progress.guard_failures.get(v, 0) + 1 if a.verdict is Verdict.FAILED else 0)
+                    for v, a in obs.guards.items()}
+        progress = replace(progress, guard_failures=failures)
+        harmed = {v: obs.guards[v] for v, n in failures.items() if n >= self.failure_limit}
         if harmed:
             why = "; ".join(f"{v}: {a.summary}" for v, a in harmed.items())
-            return self._final(Outcome.ROLLED_BACK, self.control, f"guardrail stopped the test ({why})", {})
+            return self._final(Outcome.ROLLED_BACK, self.control, f"guardrail stopped the test after "
+                               f"{self.failure_limit} failed look(s) in a row ({why})", {})
         tallies = obs.tallies
         if any(a not in tallies for a in self.arms):
             return self._running(progress, "no counts from Prometheus this look; waiting")

@@ -59,7 +59,9 @@ class Bandit:
         if any(a not in tallies for a in self.arms):
             progress = replace(progress, started_s=started)
             return self._round(last.step.state.weights, progress, "no counts from Prometheus this round; holding", {})
-        evidence = {a: ArmEvidence(tallies[a].reward, tallies[a].feedback) for a in self.arms}
+        # Clamped: counters read a moment apart must never make a posterior improper.
+        evidence = {a: ArmEvidence(max(0.0, min(tallies[a].reward, tallies[a].feedback)), max(0.0, tallies[a].feedback))
+                    for a in self.arms}
         weights, p_best = self.policy.allocate(evidence, self.floor, self.seed + progress.round)
         best_rate = max(self.true_rates[a] for a in self.arms)
         mean_rate = sum(self.true_rates[a] for a in self.arms) / len(self.arms)

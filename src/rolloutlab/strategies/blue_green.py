@@ -98,7 +98,7 @@ class BlueGreen:
                                f"({summary})", "mirror")
         if verdict is Verdict.SUCCESSFUL:
             return self._final(Outcome.PROMOTED, f"{self.green} passed the {self.watch:g}s watch window; "
-                               f"{self.blue} stopped", "watch")
+                               f"{self.blue} retired", "watch")
         if verdict is Verdict.FAILED:
             return self._final(Outcome.ROLLED_BACK, f"{self.green} failed the watch window ({summary}); "
                                f"all traffic back on {self.blue}", "watch")

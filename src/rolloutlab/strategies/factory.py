@@ -74,7 +74,8 @@ def strategy_for(scenario: ScenarioBase, rates: dict[str, float] | None = None) 
         e = scenario.experiment
         needed, _rate = ab_sample_size(scenario, rates)
         return AbTest(scenario.versions.baseline, tuple(scenario.versions.candidates), scenario.shares, a.interval,
-                      needed, e.alpha, e.max_duration, e.srm_threshold, e.sequential, default_tau2(e.mde))
+                      needed, e.alpha, e.max_duration, e.srm_threshold, e.sequential, default_tau2(e.mde),
+                      a.failure_limit)
     if isinstance(scenario, BanditScenario):
         b = scenario.bandit
         missing = [v for v in scenario.versions.all if v not in rates]
