@@ -1,4 +1,7 @@
-"""Run a scenario on the local target: bring the lab up if needed, drive the engine, write the report."""
+"""Run a scenario on the local target: bring the lab up if needed, drive the engine, write the report.
+
+`drive` is the target-neutral part (engine, journal, summary); experiment_cluster.py runs it on a cluster.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rolloutlab.engine import Engine, RunOutcome
+from rolloutlab.engine import Engine, Hooks, Load, RunOutcome
 from rolloutlab.errors import LabError
 from rolloutlab.journal import Journal, read_journal
-from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
+from rolloutlab.load.locust_runner import LoadSpec, LoadStats, LocustRunner
+from rolloutlab.metrics.base import MetricsSource
 from rolloutlab.metrics.prometheus import PrometheusSource
 from rolloutlab.paths import new_run_dir, project_root
 from rolloutlab.report.markdown import render_summary
 from rolloutlab.probes import RouterProbes
+from rolloutlab.routers.base import TrafficRouter
 from rolloutlab.scenario import BlueGreenScenario, Smoke, ScenarioBase
 from rolloutlab.strategies.base import Strategy
 from rolloutlab.strategies.factory import check_feasible, strategy_for
@@ -80,9 +85,7 @@ def run_scenario(
                 scenario.load,  # its shape, seed, population and feedback delay; the rollout sets the duration
                 host=endpoints.router_url,
                 holdout=zoo.holdout_path(),
-                # Bounded even if this process dies: every step may hold up to its limits, plus slack.
-                max_seconds=scenario.expected_seconds * (1 + scenario.analysis.inconclusive_limit
-                                                         + scenario.analysis.failure_limit) + 120,
+                max_seconds=load_bound(scenario),
                 keep_duration=False,
                 locustfile=project_root() / "loadtests" / "locustfile.py",
                 file_sd_dir=target.file_sd_dir,  # client metrics beside the servers' in Prometheus
@@ -91,21 +94,59 @@ def run_scenario(
             run_dir / "load",
         )
         metrics = PrometheusSource(endpoints.prometheus_url)
-        smoke = scenario.smoke if isinstance(scenario, BlueGreenScenario) else Smoke()
         # A lab that was up before this run is the user's: a blue-green leaves its blue running there.
         retire = target.retire if started_here else (lambda v: f"{v} left running: the lab was up before this run")
-        hooks = RouterProbes(endpoints.router_url, zoo.holdout_path(), smoke, metrics, retire,
+        hooks = RouterProbes(endpoints.router_url, zoo.holdout_path(), smoke_spec(scenario), metrics, retire,
                              target.prediction_log, endpoints.versions, run_dir)
-        engine = Engine(scenario, strategy, target.router(), metrics, journal,
-                        load=load, hooks=hooks, progress=progress, run_label=run_dir.name)
-        try:
-            outcome = engine.execute()
-        finally:
-            journal.close()
-        summary = run_dir / "summary.md"
-        summary.write_text(render_summary(read_journal(journal.path), load.stats()), encoding="utf-8")
-        return RunReport(outcome, run_dir, journal.path, summary)
+        return drive(scenario, run_dir, journal, target.router(), metrics, load=load, hooks=hooks,
+                     load_stats=load.stats, progress=progress, strategy=strategy, run_label=run_dir.name)
     finally:
         if started_here and not keep_up:
             progress("stopping the lab")
             target.down()
+
+
+def load_bound(scenario: ScenarioBase) -> float:
+    """Seconds a run's load may last at most, even if this process dies: every step at its limits, plus slack."""
+    a = scenario.analysis
+    return scenario.expected_seconds * (1 + a.inconclusive_limit + a.failure_limit) + 120
+
+
+def smoke_spec(scenario: ScenarioBase) -> Smoke:
+    """The scenario's smoke tests (blue-green), else the defaults."""
+    return scenario.smoke if isinstance(scenario, BlueGreenScenario) else Smoke()
+
+
+def drive(
+    scenario: ScenarioBase,
+    run_dir: Path,
+    journal: Journal,
+    router: TrafficRouter,
+    metrics: MetricsSource,
+    *,
+    load: Load | None,
+    hooks: Hooks | None,
+    load_stats: Callable[[], LoadStats | None] = lambda: None,
+    after: Callable[[Engine], None] | None = None,
+    progress: Progress = lambda _: None,
+    strategy: Strategy | None = None,
+    run_label: str | None = None,
+) -> RunReport:
+    """Run the scenario's strategy with these parts (any target), then write the summary.
+
+    `after` runs once the engine has finished, whatever the outcome (aborts and internal errors too),
+    before the journal closes: a cluster run records the routing in force there.
+    """
+    engine = Engine(scenario, strategy or strategy_for(scenario), router, metrics, journal, load=load, hooks=hooks,
+                    progress=progress, run_label=run_label)
+    try:
+        try:
+            outcome = engine.execute()
+        finally:
+            if after is not None:
+                after(engine)
+    finally:
+        journal.close()
+    summary = run_dir / "summary.md"
+    summary.write_text(render_summary(read_journal(journal.path), load_stats()), encoding="utf-8")
+    return RunReport(outcome, run_dir, journal.path, summary)

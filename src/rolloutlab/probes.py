@@ -33,6 +33,10 @@ BAD_BODIES = {  # each must be answered 4xx (JSON) by a version that honours the
 # Every request the router could not answer well: a version's 5xx, and NGINX's own 502/504 for an upstream
 # that refused, reset or timed out (those are counted again by kind in rolloutlab_router_upstream_failures).
 _ROUTER_FAILURES = 'sum(increase(rolloutlab_router_requests_total{code=~"5.."}[$w])) or vector(0)'
+# On a cluster the router is Envoy, which the lab's Prometheus does not scrape; the in-cluster load generator's
+# client metrics count what users saw. No load series at all (local load) gives NaN: "unknown", never a 0.
+CLIENT_FAILURES = ('sum(increase(rolloutlab_client_requests_total{job="load",outcome!="ok"}[$w])) '
+                   'or (0 * sum(rolloutlab_client_requests_total{job="load"}))')
 
 
 def load_holdout(path: Path, limit: int, seed: int = 7) -> list[dict]:
@@ -54,6 +58,7 @@ class RouterProbes:
     version_urls: dict[str, str] = field(default_factory=dict)  # each version's own server, for the gates
     run_dir: Path | None = None
     timeout_s: float = 5.0
+    failures_query: str = _ROUTER_FAILURES  # failed requests around a switch, over $w
 
     def _post(self, session: requests.Session, body: bytes, headers: dict[str, str]) -> tuple[int, str, dict, float]:
         started = time.perf_counter()
@@ -128,7 +133,7 @@ class RouterProbes:
         switch_s = (first_of_streak - applied_at) if streak >= 20 and first_of_streak else None
         time.sleep(2.5)  # two scrapes, so Prometheus has seen the router's counters after the switch
         window = f"{max(3, math.ceil(time.monotonic() - applied_at) + 2)}s"
-        failed = self.metrics.query(_ROUTER_FAILURES.replace("$w", window))
+        failed = self.metrics.query(self.failures_query.replace("$w", window))
         return {"apply_s": round(apply_s, 3), "switch_s": round(switch_s, 3) if switch_s is not None else None,
                 "failed_requests": None if math.isnan(failed) else round(failed)}
 

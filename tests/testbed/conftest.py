@@ -3,7 +3,8 @@
 The testbed is `../shared/testbed` beside the checkout (or $ROLLOUTLAB_TESTBED). It is brought up once
 for this package, exactly as its README says (install.sh into a cache, up.sh into a temp dir, the
 Gateway API and Envoy Gateway CRDs applied, Pulumi with a local file backend), and stopped by its
-recorded PIDs (down.sh --purge) when the package's tests are done. Without it the layer is skipped
+recorded PIDs (down.sh --purge) when the package's tests are done. The lab's stack (`deployed`) is
+deployed once for the package too: `pulumi up` and `destroy` take most of this layer's time. Without it the layer is skipped
 with the reason. Every phase's time is printed at the end of the session (`timings`).
 """
 
@@ -17,10 +18,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.testbed.timings import record, report
+
+if TYPE_CHECKING:
+    from kubernetes import client
+    from pulumi import automation as auto
+
+    from tests.testbed.pulumi_project import Steps
 
 PROJECT = Path(__file__).resolve().parents[2]
 TESTBED = Path(os.environ.get("ROLLOUTLAB_TESTBED") or PROJECT.parent / "shared" / "testbed")
@@ -111,6 +119,37 @@ def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
         subprocess.run(["bash", str(TESTBED / "down.sh"), str(state), "--purge"], capture_output=True, timeout=120,
                        check=False)
         report("testbed down (by recorded PIDs)", time.monotonic() - started)
+
+
+@dataclass
+class Deployed:
+    """The lab's stack on the testbed: its Pulumi project dir, an API client, and what the first `up` did."""
+
+    stack: auto.Stack
+    work_dir: Path
+    api: client.ApiClient
+    first_up: auto.UpResult
+    first_steps: Steps
+    destroyed: bool = False
+
+
+@pytest.fixture(scope="package")
+def deployed(testbed: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """`pulumi up` of the lab's own program (stack `existing`, context realk8s) once for the package."""
+    from kubernetes import config
+
+    from tests.testbed.pulumi_project import make_project, select, up
+
+    work_dir = make_project(PROJECT, tmp_path_factory.mktemp("pulumi-project") / "project",
+                            testbed.env["PULUMI_BACKEND_URL"])
+    stack = select(work_dir, testbed.env)
+    with record("pulumi up (first: create everything)"):
+        result, steps = up(stack)
+    api = config.new_client_from_config(config_file=str(testbed.kubeconfig), context="realk8s")
+    run = Deployed(stack, work_dir, api, result, steps)
+    yield run
+    if not run.destroyed:  # a failed test before the destroy test: never leave the stack behind
+        stack.destroy(color="never")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -17,7 +17,9 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-STACK = "testbed"
+# Named like the shipped stack for an existing cluster, so `rolloutlab run --target existing` finds it
+# (with ROLLOUTLAB_PROJECT pointing at this project).
+STACK = "existing"
 STACK_CONFIG = {
     "rolloutlab:cluster": "existing",
     "rolloutlab:kubeContext": "realk8s",
@@ -34,6 +36,8 @@ def make_project(project: Path, into: Path, backend: str) -> Path:
     settings.update(main="program/", stackConfigDir="config", backend={"url": backend})
     into.mkdir(parents=True, exist_ok=True)
     (into / "program").symlink_to(project / "stacks", target_is_directory=True)
+    for shared in ("models", "experiments", "loadtests"):  # so the CLI takes this dir as a project (ROLLOUTLAB_PROJECT)
+        (into / shared).symlink_to(project / shared, target_is_directory=True)
     (into / "config").mkdir()
     (into / "Pulumi.yaml").write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
     (into / "config" / f"Pulumi.{STACK}.yaml").write_text(

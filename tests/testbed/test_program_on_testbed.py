@@ -3,17 +3,17 @@
 In order, on one stack (pulumi up on 2 cores is slow, so the stack is deployed once for the module):
 up creates and awaits everything → a second up changes nothing → a changed image is refused at
 preview → a rollout's routing, recorded into the stack config, survives `preview --refresh` and
-`up --refresh` (and without the record, Pulumi would revert it) → destroy leaves nothing behind.
+`up --refresh` (and without the record, Pulumi would revert it). The stack is the package's
+(`deployed` in conftest.py): test_run_on_testbed.py runs whole scenarios on it next, and
+test_stack_destroy_on_testbed.py destroys it last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from pulumi import automation as auto
 
 from rolloutlab.infra.routing_record import record_routing
@@ -22,8 +22,8 @@ from rolloutlab.routers.gateway_api import GatewayApiRouter
 from rolloutlab.routers.httproute import GATEWAY_GROUP, state_of
 from rolloutlab.routers.service_selector import ServiceSelectorRouter
 from rolloutlab.routing import RoutingState
-from tests.testbed.conftest import PROJECT, ControlPlane
-from tests.testbed.pulumi_project import STACK, Steps, make_project, preview, select, up
+from tests.testbed.conftest import Deployed
+from tests.testbed.pulumi_project import STACK, preview, up
 from tests.testbed.route_status import RouteStatusWriter
 from tests.testbed.timings import record
 
@@ -32,30 +32,6 @@ NAMES = K8sNames()
 VERSIONS = ["v1", "v2"]
 ROUTE = ("HTTPRoute", "lab-router-route")
 STABLE = ("Service", "lab-stable")
-
-
-@dataclass
-class Deployed:
-    stack: auto.Stack
-    work_dir: Path
-    api: client.ApiClient
-    first_up: auto.UpResult
-    first_steps: Steps
-    destroyed: bool = False
-
-
-@pytest.fixture(scope="module")
-def deployed(testbed: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    work_dir = make_project(PROJECT, tmp_path_factory.mktemp("pulumi-project") / "project",
-                            testbed.env["PULUMI_BACKEND_URL"])
-    stack = select(work_dir, testbed.env)
-    with record("pulumi up (first: create everything)"):
-        result, steps = up(stack)
-    api = config.new_client_from_config(config_file=str(testbed.kubeconfig), context="realk8s")
-    run = Deployed(stack, work_dir, api, result, steps)
-    yield run
-    if not run.destroyed:  # a failed test before the destroy test: never leave the stack behind
-        stack.destroy(color="never")
 
 
 def route(api: client.ApiClient) -> dict:
@@ -145,19 +121,6 @@ def test_a_recorded_rollout_survives_preview_refresh_and_up_refresh(deployed: De
     assert [(b["name"], b["weight"]) for b in live["spec"]["rules"][-1]["backendRefs"]] == [("digits-classifier-v2", 100)]
     stable = client.CoreV1Api(deployed.api).read_namespaced_service(NAMES.stable_service, NAMES.namespace)
     assert stable.spec.selector == NAMES.version_labels("v2")
-
-
-def test_destroy_leaves_nothing_behind(deployed: Deployed, testbed: ControlPlane) -> None:
-    with record("pulumi destroy"):
-        result = deployed.stack.destroy(color="never")
-    deployed.destroyed = True
-    assert result.summary.result == "succeeded"
-    assert deployed.stack.export_stack().deployment.get("resources") in (None, [])
-    namespaces = [n.metadata.name for n in client.CoreV1Api(deployed.api).list_namespace().items]
-    assert NAMES.namespace not in namespaces
-    leftovers = testbed.kubectl("get", "gatewayclasses,gateways,httproutes,envoyproxies", "--all-namespaces",
-                                "-o", "name")
-    assert leftovers.returncode == 0 and leftovers.stdout.strip() == "", leftovers.stdout + leftovers.stderr
 
 
 def yaml_of(path: Path) -> dict:

@@ -62,25 +62,44 @@ def validate(files: tuple[str, ...]) -> None:
         sys.exit(EXIT_INVALID)
 
 
+TARGETS = ("local", "kind", "minikube", "existing")
+
+
 @click.command()
 @click.argument("scenario")
+@click.option("--target", type=click.Choice(TARGETS), default="local", show_default=True,
+              help="Where to run: the local lab (processes on 127.0.0.1), or the deployed Kubernetes stack of that "
+                   "name (stacks/Pulumi.<target>.yaml; deploy it first with `rolloutlab cluster up --stack ...`).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a scenario field, e.g. --set analysis.interval=5s --set load.users=20.")
 @click.option("--time-scale", type=click.FloatRange(min=0.01, max=100), default=1.0, show_default=True,
               help="Multiply every interval and window (0.5 = twice as fast); minimum samples still hold.")
-@click.option("--keep-up", is_flag=True, help="Leave the lab running afterwards (when this run started it).")
-@click.option("--router-port", type=click.IntRange(1, 65535), help="Fixed port for the router (default: a free one).")
+@click.option("--keep-up", is_flag=True, help="Local target: leave the lab running afterwards (when this run started it).")
+@click.option("--router-port", type=click.IntRange(1, 65535),
+              help="Local target: fixed port for the router (default: a free one).")
 @click.option("--ready-timeout", type=float, default=90.0, show_default=True,
-              help="Seconds to wait for model servers, NGINX and Prometheus to become ready.")
-def run(scenario: str, overrides: tuple[str, ...], time_scale: float, keep_up: bool, router_port: int | None,
-        ready_timeout: float) -> None:
-    """Run SCENARIO (a name from `rolloutlab scenarios`, or a YAML path) on the local target.
+              help="Seconds to wait for the lab (local: servers, NGINX, Prometheus; cluster: the port-forwards).")
+@click.option("--load", "load_from", type=click.Choice(["cluster", "local"]),
+              help="Cluster targets: load from the stack's Locust master (default when the stack has one) or from "
+                   "a local Locust through the router's port-forward.")
+@click.option("--check", is_flag=True,
+              help="Cluster targets: check tools, stack, versions, HTTPRoute and stable Service, then stop (no run).")
+def run(scenario: str, target: str, overrides: tuple[str, ...], time_scale: float, keep_up: bool,
+        router_port: int | None, ready_timeout: float, load_from: str | None, check: bool) -> None:
+    """Run SCENARIO (a name from `rolloutlab scenarios`, or a YAML path) on the local lab or a cluster.
 
-    Starts the lab if it is not up (and stops it afterwards), sends Locust load through the router and
-    lets the scenario's strategy (canary, blue-green) move traffic; every window is judged by the
-    scenario's checks (errors, latency, online accuracy, memory) from Prometheus. Ctrl-C routes all
-    traffic back to the baseline and stops the lab.
+    Sends Locust load through the router and lets the scenario's strategy (canary, blue-green) move
+    traffic; every window is judged by the scenario's checks (errors, latency, online accuracy, memory)
+    from Prometheus. Ctrl-C (or kill) routes all traffic back to the baseline.
 
+    \b
+    --target local (default): starts the lab if it is not up, and stops it afterwards.
+    --target kind|minikube|existing: the same engine on the deployed stack. Traffic moves on its HTTPRoute
+      (weights, the blue-green preview header, the switch); blue-green also switches the model-stable
+      Service. Router and Prometheus are reached by kubectl port-forwards; needs pulumi and kubectl.
+      At the end, whatever the outcome, the routing in force is recorded in rolloutlab:routing of
+      stacks/Pulumi.<target>.yaml, so a later `pulumi up` keeps the decision instead of reverting it.
+      Blue (after a blue-green) keeps running at weight 0: its Deployment is the stack's to remove.
     \b
     Exit status: 0 promoted, 3 rolled back or rejected, 130 interrupted, 1 error, 2 invalid scenario.
     Writes <run dir>/journal.jsonl (every routing change, check and decision) and summary.md.
@@ -89,10 +108,18 @@ def run(scenario: str, overrides: tuple[str, ...], time_scale: float, keep_up: b
       rolloutlab run canary-basic
       rolloutlab run bluegreen-basic --time-scale 0.5
       rolloutlab run canary-basic --set analysis.interval=30s --set load.users=20
+      rolloutlab run canary-basic --target existing --check      is the stack ready for a run?
+      rolloutlab run canary-basic --target kind --load local
     """
-    from rolloutlab.experiment import run_scenario
     from rolloutlab.scenario import load_scenario
 
+    on_cluster = target != "local"
+    misplaced = [flag for flag, given, local_only in (
+        ("--keep-up", keep_up, True), ("--router-port", router_port is not None, True),
+        ("--load", load_from is not None, False), ("--check", check, False)) if given and local_only == on_cluster]
+    if misplaced:
+        where = "the local target" if on_cluster else "cluster targets (--target kind|minikube|existing)"
+        raise click.UsageError(f"{', '.join(misplaced)}: for {where} only; this run's target is {target}")
     try:
         spec = load_scenario(scenario, list(overrides))
         if time_scale != 1.0:
@@ -103,15 +130,30 @@ def run(scenario: str, overrides: tuple[str, ...], time_scale: float, keep_up: b
     except ValueError as exc:  # a scaled window that no longer validates
         click.secho(f"error: --time-scale {time_scale:g}: {exc}", fg="red", err=True)
         sys.exit(EXIT_INVALID)
-    # A plain `kill` must also put traffic back on the baseline and stop the lab.
+    if check:
+        from rolloutlab.experiment_cluster import check as check_cluster
+
+        for line in check_cluster(spec, target):
+            say(line)
+        say(f"ready: `rolloutlab run {scenario} --target {target}` can run here")
+        return
+    # A plain `kill` must also put traffic back on the baseline (and stop a lab this run started).
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    say(f"scenario {spec.name}: {spec.describe()}")
+    say(f"scenario {spec.name}: {spec.describe()}" + (f" (on stack {target})" if on_cluster else ""))
     started = time.monotonic()
     try:
-        report = run_scenario(spec, lab_home(), keep_up=keep_up, router_port=router_port,
-                              ready_timeout=ready_timeout, progress=say)
+        if on_cluster:
+            from rolloutlab.experiment_cluster import run_on_cluster
+
+            report = run_on_cluster(spec, lab_home(), target, load_from=load_from, ready_timeout=ready_timeout,
+                                    progress=say)
+        else:
+            from rolloutlab.experiment import run_scenario
+
+            report = run_scenario(spec, lab_home(), keep_up=keep_up, router_port=router_port,
+                                  ready_timeout=ready_timeout, progress=say)
     except KeyboardInterrupt:
-        click.secho("interrupted: the lab was stopped", fg="yellow", err=True)
+        click.secho("interrupted" + (": the lab was stopped" if not on_cluster else ""), fg="yellow", err=True)
         sys.exit(EXIT_INTERRUPTED)
     outcome = report.outcome
     colour = {"promoted": "green", "winner": "green", "rolled back": "yellow", "rejected": "yellow"}

@@ -58,7 +58,7 @@ class PulumiStack:
         self.name = stack
         self.project_dir = project_dir or project_root()
 
-    def _stack(self) -> Any:
+    def _stack(self, create: bool = True) -> Any:
         if shutil.which("pulumi") is None:
             raise ClusterError(
                 "the Kubernetes target needs the pulumi CLI on PATH (https://www.pulumi.com/docs/install/); "
@@ -69,11 +69,12 @@ class PulumiStack:
         # The project's backend is a local directory; its secrets provider wants a passphrase, and a
         # lab stack keeps no secrets worth one, so an unset passphrase means the empty one.
         env = {"PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", "")}
+        select = auto.create_or_select_stack if create else auto.select_stack
         try:
-            return auto.create_or_select_stack(
-                stack_name=self.name, work_dir=str(self.project_dir),
-                opts=auto.LocalWorkspaceOptions(env_vars=env),
-            )
+            return select(stack_name=self.name, work_dir=str(self.project_dir),
+                          opts=auto.LocalWorkspaceOptions(env_vars=env))
+        except auto.StackNotFoundError:
+            return None  # only when create is False
         except auto.CommandError as exc:
             raise ClusterError(f"pulumi could not select stack {self.name!r}: {_tail(exc)}") from None
 
@@ -105,7 +106,11 @@ class PulumiStack:
             raise ClusterError(f"pulumi destroy (stack {self.name}) failed: {_tail(exc)}") from None
 
     def outputs(self) -> dict[str, Any]:
-        return {key: value.value for key, value in self._stack().outputs().items()}
+        """The last update's outputs; {} when the stack does not exist (reading never creates it)."""
+        stack = self._stack(create=False)
+        if stack is None:
+            return {}
+        return {key: value.value for key, value in stack.outputs().items()}
 
 
 def _tail(exc: Exception, lines: int = 15) -> str:
@@ -175,7 +180,7 @@ class KubernetesTarget:
             return self._endpoints(state)
         outputs = self.driver.outputs()
         if not outputs.get("endpoints"):
-            raise ClusterError(f"stack {self.stack} is not deployed; run `rolloutlab up --target kubernetes` first")
+            raise ClusterError(f"stack {self.stack} is not deployed; run `rolloutlab cluster up --stack {self.stack}` first")
         return self._forward(outputs, self._kubectl(), ready_timeout, progress)
 
     def _forward(self, outputs: dict[str, Any], kubectl: str, timeout: float, progress: Progress) -> Endpoints:
