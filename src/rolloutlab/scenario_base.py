@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from rolloutlab.analysis.checks import Check, default_checks
 from rolloutlab.durations import parse_duration
@@ -15,6 +15,16 @@ from rolloutlab.load.schema import Load, SteadyLoad
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 VersionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=63)]
 MIN_WINDOW_S = 2.0  # Prometheus scrapes each second: a shorter window holds too few points for rate()
+
+
+def _two_scrapes(seconds: float) -> float:
+    if seconds < MIN_WINDOW_S:
+        raise ValueError(f"{seconds:g}s is shorter than {MIN_WINDOW_S:g}s: Prometheus scrapes each second and needs "
+                         "at least two scrapes in a window")
+    return seconds
+
+
+Window = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_two_scrapes)]  # a judged window
 
 
 class _Strict(BaseModel):
@@ -70,20 +80,12 @@ class Arms(_Strict):
 class Analysis(_Strict):
     """How each window is judged: the scenario's checks, the same for every strategy."""
 
-    interval: Seconds = 15.0
+    interval: Window = 15.0
     min_requests: int = Field(50, ge=1)  # default minimum sample of request-based checks
     min_feedback: int = Field(50, ge=1)  # default minimum sample of feedback-based checks (accuracy)
     checks: list[Check] = Field(default_factory=default_checks, min_length=1)
     failure_limit: int = Field(1, ge=1)
     inconclusive_limit: int = Field(2, ge=1)
-
-    @field_validator("interval")
-    @classmethod
-    def _window_long_enough(cls, interval: float) -> float:
-        if interval < MIN_WINDOW_S:
-            raise ValueError(f"{interval:g}s is shorter than {MIN_WINDOW_S:g}s: Prometheus scrapes each second "
-                             "and needs at least two scrapes in a window")
-        return interval
 
     @field_validator("checks")
     @classmethod

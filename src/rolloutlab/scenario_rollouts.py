@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from rolloutlab.scenario_base import MIN_WINDOW_S, ScenarioBase, Seconds, _Strict
+from rolloutlab.scenario_base import ScenarioBase, Window, _Strict
 
 class CanaryScenario(ScenarioBase):
     strategy: Literal["canary"]
@@ -42,16 +42,8 @@ class BlueGreenScenario(ScenarioBase):
     smoke: Smoke = Smoke()
     # Optional pre-switch analysis: this share of blue's requests is copied to green (answers dropped).
     pre_switch_mirror: int | None = Field(None, ge=1, le=100)
-    watch: Seconds = 20.0  # after the switch: green judged against blue's numbers from before it
+    watch: Window = 20.0  # after the switch: green judged against blue's numbers from before it
     scaled_fields: ClassVar[tuple[str, ...]] = ("watch",)
-
-    @field_validator("watch")
-    @classmethod
-    def _watch_long_enough(cls, watch: float) -> float:
-        if watch < MIN_WINDOW_S:
-            raise ValueError(f"the watch window ({watch:g}s) is shorter than {MIN_WINDOW_S:g}s: Prometheus scrapes "
-                             "each second and needs at least two scrapes in a window")
-        return watch
 
     def describe(self) -> str:
         mirror = f", pre-switch mirror {self.pre_switch_mirror}%" if self.pre_switch_mirror else ""
