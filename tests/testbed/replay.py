@@ -43,9 +43,12 @@ def _values(observed: dict[str, Any], version: str, windows: Iterable[float]) ->
             key = _MS_SERIES.get(name, name)
             if observed.get(key) is not None:
                 answers[render(name, version, window)] = observed[key] / (1000.0 if name in _MS_SERIES else 1.0)
-        for metric, value in (observed.get("checked") or {}).items():
-            if metric in METRICS and value is not None:
-                answers[render_metric(metric, version, window)] = value
+        # A check's value as recorded; metrics the recording did not check but measured anyway (p50, p99,
+        # error rate, accuracy, rps are in every window's basics) are the same numbers.
+        checked = {m: observed[m] for m in METRICS if observed.get(m) is not None}
+        checked.update({m: v for m, v in (observed.get("checked") or {}).items() if m in METRICS and v is not None})
+        for metric, value in checked.items():
+            answers[render_metric(metric, version, window)] = value
     return answers
 
 
