@@ -6,13 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rolloutlab.engine import Engine, RunOutcome
+from rolloutlab.engine import Engine, OnEvent, RunOutcome
 from rolloutlab.errors import LabError
-from rolloutlab.journal import Journal, read_journal
+from rolloutlab.journal import Journal
 from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
 from rolloutlab.metrics.prometheus import PrometheusSource
 from rolloutlab.paths import new_run_dir, project_root
-from rolloutlab.report.markdown import render_summary
+from rolloutlab.report.build import build_report
+from rolloutlab.report.evidence import save_evidence
+from rolloutlab.metrics.sampler import LiveSampler
 from rolloutlab.probes import RouterProbes
 from rolloutlab.scenario import BlueGreenScenario, Smoke, ScenarioBase
 from rolloutlab.strategies.base import Strategy
@@ -29,6 +31,7 @@ class RunReport:
     run_dir: Path
     journal: Path
     summary: Path
+    html: Path | None = None
 
 
 def plan_strategy(scenario: ScenarioBase, progress: Progress) -> Strategy:
@@ -52,6 +55,7 @@ def run_scenario(
     router_port: int | None = None,
     ready_timeout: float = 90.0,
     progress: Progress = lambda _: None,
+    on_event: OnEvent | None = None,
 ) -> RunReport:
     target = LocalTarget(home)
     versions = scenario.versions.all
@@ -97,14 +101,19 @@ def run_scenario(
         hooks = RouterProbes(endpoints.router_url, zoo.holdout_path(), smoke, metrics, retire,
                              target.prediction_log, endpoints.versions, run_dir)
         engine = Engine(scenario, strategy, target.router(), metrics, journal,
-                        load=load, hooks=hooks, progress=progress)
+                        load=load, hooks=hooks, progress=progress, on_event=on_event)
+        sampler = LiveSampler(metrics, on_event).start() if on_event is not None else None
         try:
             outcome = engine.execute()
         finally:
+            if sampler is not None:
+                sampler.stop()
             journal.close()
-        summary = run_dir / "summary.md"
-        summary.write_text(render_summary(read_journal(journal.path), load.stats()), encoding="utf-8")
-        return RunReport(outcome, run_dir, journal.path, summary)
+            # While Prometheus and the servers still run (also after an abort or a crash of the engine):
+            # what the report needs beyond the journal, so it can be rebuilt once the lab is gone.
+            save_evidence(run_dir, metrics, versions, target.prediction_log)
+            files = build_report(run_dir)
+        return RunReport(outcome, run_dir, journal.path, files.summary, files.html)
     finally:
         if started_here and not keep_up:
             progress("stopping the lab")

@@ -99,3 +99,19 @@ def save_predictions(run_dir: Path, versions: list[str], log_of: Callable[[str],
         (out / f"{version}.jsonl").write_text("".join(lines), encoding="utf-8")
         kept[version] = len(lines)
     return kept
+
+
+def save_evidence(run_dir: Path, source: PrometheusSource, versions: list[str],
+                  log_of: Callable[[str], Path] | None) -> None:
+    """Everything above, over the run's own time span (from its journal); call while the lab still runs."""
+    from rolloutlab.report.rundir import JOURNAL, read_records
+
+    records, _ = read_records(run_dir / JOURNAL)
+    stamps = [float(r["ts"]) for r in records if isinstance(r.get("ts"), (int, float))]
+    if not stamps:
+        return
+    start, end = min(stamps), max(stamps)
+    save_versions(run_dir, versions)
+    save_series(run_dir, source, start - RATE_WINDOW_S, end + STEP_S)
+    if log_of is not None:
+        save_predictions(run_dir, versions, log_of, start, end)

@@ -89,7 +89,8 @@ def _finish(fig: Figure, axes: list[Axes]) -> None:
             axis.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=min(len(handles), 6), frameon=False,
                         borderaxespad=0)
     axes[-1].set_xlabel("seconds since the run started")
-    fig.tight_layout()
+    if hasattr(fig, "tight_layout"):  # a sub-figure (a comparison's small multiples) is laid out by its parent
+        fig.tight_layout()
 
 
 def _weights(data: RunData, fig: Figure, _impact: Impact | None) -> str | None:
