@@ -81,7 +81,7 @@ def _figures(rows: list[Row], spec: dict[str, Any]) -> list[tuple[str, str, byte
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rolloutlab.report.figures import PANELS
+    from rolloutlab.report.figures import draw_weights
 
     out = []
     with plt.rc_context(RC):
@@ -105,18 +105,25 @@ def _figures(rows: list[Row], spec: dict[str, Any]) -> list[tuple[str, str, byte
         out.append(("comparison", *_save(fig)))
         plt.close(fig)
 
-        draw_weights = dict((n, d) for n, _, d in PANELS)["weights"]
-        fig = plt.figure(figsize=SIZE_IN)
-        subfigs = fig.subfigures(len(rows), 1)
+        fig, axes = plt.subplots(len(rows), 1, figsize=SIZE_IN, sharex=True, squeeze=False)
         span = max([r.duration_s or 0 for r in rows] + [1.0])
-        for sub, row in zip(subfigs if len(rows) > 1 else [subfigs], rows):
-            draw_weights(row.data, sub, None)
-            axis = sub.axes[0]
+        for axis, row in zip(axes[:, 0], rows):
+            if row.data.events("routing_applied"):
+                draw_weights(row.data, axis)
             axis.set_xlim(0, span)
-            axis.set_title(f"{row.scenario}: {row.data.outcome}", loc="left", fontsize=12, pad=22)
             axis.set_ylabel("traffic %", fontsize=10)
-            axis.set_xlabel("")
-        fig.supxlabel("seconds since each run started")
+            axis.text(0.01, 0.5, f"{row.scenario}\n{row.data.outcome}", transform=axis.transAxes, fontsize=12,
+                      fontweight="bold", va="center", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        for axis in axes[1:, 0]:  # every version and mirror once, whichever run showed it
+            for handle, label in zip(*axis.get_legend_handles_labels()):
+                if label not in labels:
+                    handles.append(handle)
+                    labels.append(label)
+        fig.legend(handles, labels, loc="upper right", ncol=len(labels), frameon=False)
+        fig.suptitle(f"{spec['comparison']['name']}: traffic under each strategy", x=0.01, ha="left", fontweight="bold")
+        axes[-1, 0].set_xlabel("seconds since each run started")
+        fig.tight_layout()
         out.append(("traffic", *_save(fig)))
         plt.close(fig)
     return out

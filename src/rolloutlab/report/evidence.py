@@ -9,6 +9,7 @@ rebuilt after the lab is gone, and the report never reads anything else.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from collections.abc import Callable
@@ -80,7 +81,8 @@ def save_versions(run_dir: Path, versions: list[str]) -> Path:
 
 def save_predictions(run_dir: Path, versions: list[str], log_of: Callable[[str], Path],
                      start: float, end: float) -> dict[str, int]:
-    """Copy each version's prediction-log lines written during the run; returns the lines kept per version."""
+    """Copy each version's prediction-log lines written during the run (predictions/<version>.jsonl.gz);
+    returns the lines kept per version."""
     out = run_dir / PREDICTIONS_DIR
     out.mkdir(exist_ok=True)
     kept: dict[str, int] = {}
@@ -96,7 +98,9 @@ def save_predictions(run_dir: Path, versions: list[str], log_of: Callable[[str],
                         continue  # a torn line (a server stopped mid-write) is no evidence
                     if start <= ts <= end:
                         lines.append(line if line.endswith("\n") else line + "\n")
-        (out / f"{version}.jsonl").write_text("".join(lines), encoding="utf-8")
+        # Compressed (≈ 10×: a minute at 150 req/s is ≈ 2 MB of JSON), without a timestamp: same lines, same bytes.
+        with open(out / f"{version}.jsonl.gz", "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed:
+            packed.write("".join(lines).encode("utf-8"))
         kept[version] = len(lines)
     return kept
 

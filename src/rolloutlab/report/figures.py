@@ -94,10 +94,18 @@ def _finish(fig: Figure, axes: list[Axes]) -> None:
 
 
 def _weights(data: RunData, fig: Figure, _impact: Impact | None) -> str | None:
-    routing = data.events("routing_applied")
-    if not routing:
+    if not data.events("routing_applied"):
         return None
     axis = fig.subplots()
+    draw_weights(data, axis)
+    axis.set_ylabel("share of user traffic (%)")
+    _finish(fig, [axis])
+    return "Traffic weights as the router applied them; dashed lines mark every decision (green passed, red failed, orange inconclusive), gate, smoke test and switch."
+
+
+def draw_weights(data: RunData, axis: Axes) -> None:
+    """The run's traffic shares, stacked, with mirrored copies dotted and every decision marked."""
+    routing = data.events("routing_applied")
     end = _t(data, data.end_ts or routing[-1]["ts"])
     palette = colours(data)
     xs = [_t(data, float(r["ts"])) for r in routing] + [end]
@@ -120,11 +128,8 @@ def _weights(data: RunData, fig: Figure, _impact: Impact | None) -> str | None:
                         label=None if name in labelled else name)
             labelled.add(name)
     axis.set_ylim(-3, 108)
-    axis.set_ylabel("share of user traffic (%)")
     axis.set_xlim(0, max(end, 1))
     _decisions(data, axis, label=True)
-    _finish(fig, [axis])
-    return "Traffic weights as the router applied them; dashed lines mark every decision (green passed, red failed, orange inconclusive), gate, smoke test and switch."
 
 
 def _per_version(data: RunData, fig: Figure, names: list[tuple[str, str]], ylabel: str) -> bool:

@@ -7,6 +7,7 @@ that is missing becomes a `problem` the report shows, and the rest is still repo
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,11 +137,19 @@ def _read_predictions(run_dir: Path, versions: list[str], problems: list[str]) -
         return None
     found: dict[str, list[dict[str, Any]]] = {}
     for version in versions:
-        path = folder / f"{version}.jsonl"
         found[version] = []
-        if not path.is_file():
+        path = folder / f"{version}.jsonl.gz"
+        if path.is_file():
+            try:
+                text = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
+            except (OSError, EOFError) as exc:  # a truncated copy: say so, keep what the rest shows
+                problems.append(f"{PREDICTIONS_DIR}/{path.name} is unreadable ({exc}); its version's users are not counted")
+                continue
+        elif (path := folder / f"{version}.jsonl").is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+        else:
             continue
-        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        for number, line in enumerate(text.splitlines(), start=1):
             try:
                 found[version].append(json.loads(line))
             except json.JSONDecodeError:
