@@ -149,3 +149,14 @@ def test_a_directory_without_a_journal_is_refused_with_its_name(tmp_path: Path) 
 
     with pytest.raises(RolloutLabError, match="has no journal.jsonl"):
         build_report(tmp_path)
+
+
+def test_an_aborted_run_still_has_a_report_that_says_so_and_why(tmp_path: Path) -> None:
+    run_dir = copy(FIXTURES / "aborted-canary-basic", tmp_path)  # `rolloutlab run canary-basic`, then SIGTERM
+    files = build_report(run_dir)
+    html = files.html.read_text()
+    assert "ABORTED" in html and "interrupted by the user" in html
+    assert "routing all traffic back" not in html  # the reason is the journal's, not a progress line
+    assert "abort: interrupted by the user" in html  # the rollback to the baseline is in the timeline
+    assert "weights" in {f.stem for f in files.figures}
+    assert "# canary-basic: ABORTED" in files.summary.read_text()

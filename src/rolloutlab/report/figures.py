@@ -179,6 +179,7 @@ def _errors(data: RunData, fig: Figure, _impact: Impact | None) -> str | None:
               for (t, _), r in zip(points, rps)]
         axis.plot(xs, ys, color=palette.get(version, "#333333"), linewidth=1.8, label=version)
     axis.set_ylabel("error rate (% answered 5xx)")
+    axis.set_ylim(bottom=-0.05 * max(1.0, axis.get_ylim()[1]))  # a line at 0 % stays visible above the axis
     axis.set_xlim(0, max(1.0, _t(data, data.end_ts or 0)))
     _decisions(data, axis, label=False)
     _finish(fig, [axis])
@@ -205,9 +206,10 @@ def _rewards(data: RunData, fig: Figure, impact: Impact | None) -> str | None:
         bottom.plot(xs, ys, color="#d62728", linewidth=2.2, label=f"regret vs always {impact.best} (served answers)")
     if rounds:
         times = [_t(data, float(r["ts"])) for r in data.events("decision") if (r.get("notes") or {}).get("regret") is not None]
-        bottom.plot(times, [n["regret"] for n in rounds], "o-", color="#9467bd", label="bandit's own tally")
-        bottom.plot(times, [n.get("equal_split_regret") for n in rounds], "s--", color="#7f7f7f",
-                    label="an equal split, same requests")
+        bottom.plot(times, [n["regret"] for n in rounds], "o-", color="#9467bd", linewidth=3, markersize=10,
+                    label="bandit's own tally")
+        bottom.plot(times, [n.get("equal_split_regret") for n in rounds], "s--", color="#8c564b", linewidth=3,
+                    markersize=10, label="an equal split, same requests")
     bottom.set_ylabel("cumulative regret\n(expected wrong answers)")
     axes = [bottom] if top is None else [top, bottom]
     axes[0].set_xlim(0, max(1.0, _t(data, data.end_ts or 0)))
