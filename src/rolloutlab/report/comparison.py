@@ -71,7 +71,7 @@ def headers(spec: dict[str, Any]) -> list[str]:
     slo = spec["comparison"].get("slo_ms")
     return ["scenario", "strategy", "decision", "time to decision", f"requests served by {bad}",
             f"distinct users served by {bad}", f"of them over the SLO ({slo:g} ms)",
-            f"all user requests over the SLO", "regret (expected wrong answers)", "duration"]
+            "all user requests over the SLO", "regret (expected wrong answers)", "duration"]
 
 
 def _figures(rows: list[Row], spec: dict[str, Any]) -> list[tuple[str, str, bytes]]:
