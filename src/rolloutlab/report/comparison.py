@@ -7,6 +7,7 @@ be rebuilt any time with `rolloutlab report FOLDER`, and the same folder always 
 from __future__ import annotations
 
 import io
+import textwrap
 import json
 from dataclasses import dataclass
 from html import escape
@@ -48,8 +49,11 @@ def _rows(folder: Path, spec: dict[str, Any]) -> list[Row]:
     rows = []
     for run in spec["runs"]:
         data = load_run(folder / run["dir"])
-        effect = impact(data, spec["comparison"].get("slo_ms"), spec["comparison"].get("bad") or [])
-        blast = effect.blast(spec["comparison"].get("bad") or []) if effect is not None else None
+        bad = spec["comparison"].get("bad") or []
+        effect = impact(data, spec["comparison"].get("slo_ms"), bad)
+        # With no version named bad (choosing a model), the blast radius is what the less accurate ones served.
+        hurt = bad or ([v for v in effect.versions if v != effect.best] if effect is not None and effect.best else [])
+        blast = effect.blast(hurt) if effect is not None else None
         duration = data.end_ts - data.start_ts if data.end_ts and data.start_ts else None
         rows.append(Row(run["scenario"], data.strategy, data, effect, time_to_decision(data), duration, blast))
     return rows
@@ -66,8 +70,12 @@ def _cells(row: Row) -> list[str]:
             _n(row.impact.regret if row.impact else None, "{:.1f}"), _n(row.duration_s, "{:.0f} s")]
 
 
+def _bad_label(spec: dict[str, Any]) -> str:
+    return ", ".join(spec["comparison"].get("bad") or []) or "a less accurate version"
+
+
 def headers(spec: dict[str, Any]) -> list[str]:
-    bad = ", ".join(spec["comparison"].get("bad") or []) or "no version named bad"
+    bad = _bad_label(spec)
     slo = spec["comparison"].get("slo_ms")
     return ["scenario", "strategy", "decision", "time to decision", f"requests served by {bad}",
             f"distinct users served by {bad}", f"of them over the SLO ({slo:g} ms)",
@@ -85,19 +93,20 @@ def _figures(rows: list[Row], spec: dict[str, Any]) -> list[tuple[str, str, byte
 
     out = []
     with plt.rc_context(RC):
-        fig, axes = plt.subplots(1, 4, figsize=SIZE_IN)
+        fig, axes = plt.subplots(1, 5, figsize=SIZE_IN)
         names = [r.scenario for r in rows]
-        bad = ", ".join(spec["comparison"].get("bad") or []) or "bad versions"
+        bad = _bad_label(spec)
         metrics = [("requests served by " + bad, [r.blast[0] if r.blast else 0 for r in rows]),
                    ("distinct users served by " + bad, [r.blast[1] if r.blast else 0 for r in rows]),
                    (f"user requests over the SLO ({spec['comparison'].get('slo_ms'):g} ms)",
                     [r.impact.over_slo if r.impact else 0 for r in rows]),
-                   ("time to decision (s)", [r.decided_s or 0 for r in rows])]
+                   ("time to decision (s)", [r.decided_s or 0 for r in rows]),
+                   ("regret (expected wrong answers)", [r.impact.regret or 0 if r.impact else 0 for r in rows])]
         for axis, (title, values) in zip(axes, metrics):
             bars = axis.bar(range(len(rows)), values, color=[COLOURS[i % len(COLOURS)] for i in range(len(rows))])
             axis.bar_label(bars, labels=[f"{v:.0f}" for v in values], fontsize=11)
             axis.set_xticks(range(len(rows)), names, rotation=30, ha="right", fontsize=10)
-            axis.set_title(title, fontsize=12, wrap=True)
+            axis.set_title(textwrap.fill(title, 22), fontsize=12)
             axis.grid(axis="x", visible=False)
         fig.suptitle(f"{spec['comparison']['name']}: the same versions, the same seeded load", x=0.01, ha="left",
                      fontweight="bold")
