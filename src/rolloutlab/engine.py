@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from rolloutlab.analysis.checks import Check, Observed, assess
 from rolloutlab.analysis.measure import measure
@@ -29,6 +29,9 @@ from rolloutlab.stats.proportions import UserMoments
 from rolloutlab.strategies.base import Judge, Observation, Outcome, Probe, ProbeResult, Record, Step, Strategy, Tally
 
 Progress = Callable[[str], None]
+# Structured progress for live views: (kind, data), kind a journal event name (data: the record as written),
+# "hold" (a step starts holding: label, phase, seconds) or "message" (the text plain progress prints).
+OnEvent = Callable[[str, dict[str, Any]], None]
 
 
 class LoadStopped(RolloutLabError):
@@ -90,6 +93,7 @@ class Engine:
         progress: Progress = lambda _: None,
         sleep: Callable[[float], None] = time.sleep,
         run_label: str | None = None,
+        on_event: OnEvent | None = None,
     ) -> None:
         self.scenario = scenario
         self.run_label = run_label  # the `run` label of this run's load-generator metrics
@@ -101,6 +105,7 @@ class Engine:
         self.hooks = hooks
         self.progress = progress
         self.sleep = sleep
+        self.on_event = on_event
         self.started = time.monotonic()
         self.recorded: dict[str, Observed] = {}  # windows a strategy asked to keep, by name
         self.tally_start: dict[str, dict[str, float]] = {}  # counter values when tallying began
@@ -113,11 +118,28 @@ class Engine:
 
     def _say(self, message: str) -> None:
         elapsed = self._elapsed()
-        self.progress(f"[{int(elapsed // 60)}:{int(elapsed % 60):02d}] {message}")
+        text = f"[{int(elapsed // 60)}:{int(elapsed % 60):02d}] {message}"
+        self.progress(text)
+        self._emit("message", {"text": text})
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(kind, data)
+        except Exception as exc:  # a broken view must never stop a rollout half-way: drop the view, keep going
+            self.on_event = None
+            self.journal.write("error", message=f"live view stopped: {exc!r}")
+
+    def _write(self, event: str, **fields: Any) -> dict[str, Any]:
+        """Journal one event, then tell a live view (after the journal: a view never sees what was not recorded)."""
+        record = self.journal.write(event, **fields)
+        self._emit(event, record)
+        return record
 
     def _apply(self, state: RoutingState, phase: str) -> RoutingState:
         applied = self.router.apply(state)
-        self.journal.write("routing_applied", generation=applied.generation, weights=applied.weights,
+        self._write("routing_applied", generation=applied.generation, weights=applied.weights,
                            reason=state.reason, phase=phase, routing=applied.to_dict())
         return applied
 
@@ -143,12 +165,12 @@ class Engine:
             reference = self._observe(judge.reference, window_s, a.checks) if judge.reference else None
         except MetricsUnavailable as exc:
             assessment = Assessment(Verdict.ERROR, (str(exc),))
-            self.journal.write("analysis", phase=step.phase, label=step.label, verdict="Error", reasons=[str(exc)])
+            self._write("analysis", phase=step.phase, label=step.label, verdict="Error", reasons=[str(exc)])
             return assessment
         fallback = self.recorded.get(judge.fallback) if judge.fallback else None
         assessment = assess(a.checks, judged, reference, fallback, a.min_requests, a.min_feedback)
         share = step.state.weights.get(judge.version, 0) * 100 // max(1, step.state.total)
-        self.journal.write(
+        self._write(
             "analysis", phase=step.phase, label=step.label, window_s=round(window_s, 2),
             version=judge.version, candidate_percent=share, verdict=assessment.verdict.value,
             reasons=list(assessment.reasons), checks=[c.to_dict() for c in assessment.checks],
@@ -163,11 +185,11 @@ class Engine:
         try:
             observed = self._observe(version, window_s, self.scenario.analysis.checks)
         except MetricsUnavailable as exc:
-            self.journal.write("reference_recorded", name=name, version=version, error=str(exc))
+            self._write("reference_recorded", name=name, version=version, error=str(exc))
             self._say(f"no reference window for {version}: {exc}")
             return
         self.recorded[name] = observed
-        self.journal.write("reference_recorded", name=name, version=version, baseline=observed.to_dict())
+        self._write("reference_recorded", name=name, version=version, baseline=observed.to_dict())
         m = observed.metrics
         accuracy = "" if math.isnan(m.accuracy) else f", accuracy {m.accuracy:.1%} ({m.feedback:.0f} labels)"
         self._say(f"{version}: {m.requests:.0f} requests, error rate {0 if m.requests == 0 else m.error_rate:.2%}, "
@@ -177,7 +199,7 @@ class Engine:
         if self.hooks is None:
             return ProbeResult(False, "this target cannot run smoke tests")
         result = self.hooks.smoke(probe)
-        self.journal.write("smoke", version=probe.version, passed=result.passed, summary=result.summary,
+        self._write("smoke", version=probe.version, passed=result.passed, summary=result.summary,
                            numbers=result.numbers)
         self._say(f"smoke tests of {probe.version}: {'passed' if result.passed else 'FAILED'} — {result.summary}")
         return result
@@ -186,7 +208,7 @@ class Engine:
         if self.hooks is None:
             return
         timing = self.hooks.time_switch(version, applied_at)
-        self.journal.write("switch", version=version, **timing)
+        self._write("switch", version=version, **timing)
         seen = timing.get("switch_s")
         failed = timing.get("failed_requests")
         self._say(f"switch to {version}: router applied it in {timing.get('apply_s', 0):.2f}s; every new request "
@@ -210,11 +232,11 @@ class Engine:
                 now = self._counters(version)
                 moments = {m: self.metrics.query(render_user_moment(m, version, self.run_label)) for m in USER_MOMENTS}
             except MetricsUnavailable as exc:
-                self.journal.write("error", message=f"tally of {version}: {exc}")
+                self._write("error", message=f"tally of {version}: {exc}")
                 continue
             start = self.tally_start.setdefault(version, now)
             if any(now[k] < start[k] for k in now):  # the server restarted: its counters began again at 0
-                self.journal.write("error", message=f"counters of {version} went back: a restart; counting anew")
+                self._write("error", message=f"counters of {version} went back: a restart; counting anew")
                 start = self.tally_start[version] = {k: 0.0 for k in now}
             m = {k: 0.0 if math.isnan(v) else v for k, v in moments.items()}  # no user seen yet: zero sums
             user_moments = UserMoments(m["users"], m["y"], m["n"], m["y2"], m["n2"], m["yn"])
@@ -229,6 +251,7 @@ class Engine:
         if step.compare and self.compare_since is None:
             self.compare_since = time.time()
         if hold > 0:
+            self._emit("hold", {"label": step.label, "phase": step.phase, "seconds": hold, "since": time.time()})
             self._say(f"{step.label}: holding {hold:g}s" + (" then judging" if step.judge or step.guards else ""))
             self._wait(hold)
         assessment = self._judge(step, hold, step.judge) if step.judge else None
@@ -243,10 +266,10 @@ class Engine:
                 agreement = {"matched": 0, "agreement": None, "error": "this target keeps no prediction logs"}
             else:
                 agreement = self.hooks.agreement(*step.compare, self.compare_since)
-            self.journal.write("agreement", label=step.label, baseline=step.compare[0], shadow=step.compare[1],
+            self._write("agreement", label=step.label, baseline=step.compare[0], shadow=step.compare[1],
                                **agreement)
         if tallies:
-            self.journal.write("tally", label=step.label, tallies={v: _tally_dict(t) for v, t in tallies.items()})
+            self._write("tally", label=step.label, tallies={v: _tally_dict(t) for v, t in tallies.items()})
         if assessment is not None:
             self._say(f"{step.label}: {assessment.verdict.value} — {assessment.summary}")
         for version, guard in guards.items():
@@ -257,7 +280,7 @@ class Engine:
     # --- the run -------------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
         s = self.scenario
-        self.journal.write("run_started", scenario=s.model_dump(mode="json"), strategy=s.strategy)  # type: ignore[attr-defined]
+        self._write("run_started", scenario=s.model_dump(mode="json"), strategy=s.strategy)  # type: ignore[attr-defined]
         outcome = self.outcome = RunOutcome(Outcome.ABORTED.value, "not started", {})
         try:
             first = self.strategy.first()
@@ -282,7 +305,7 @@ class Engine:
         finally:
             if self.load is not None:
                 self.load.stop()
-            self.journal.write("run_finished", outcome=outcome.outcome, reason=outcome.reason,
+            self._write("run_finished", outcome=outcome.outcome, reason=outcome.reason,
                                final_weights=outcome.final_weights, analyses=outcome.analyses)
         return outcome
 
@@ -297,7 +320,7 @@ class Engine:
         for candidate in s.versions.all[1:]:
             self._say(f"pre-deploy gates of {candidate} against {s.versions.baseline}: {', '.join(s.gates.enabled())}")
             for result in self.hooks.gates(s.gates, s.versions.baseline, candidate):
-                self.journal.write("gate", version=candidate, **result.to_dict())
+                self._write("gate", version=candidate, **result.to_dict())
                 mark = "skipped" if getattr(result, "skipped", False) else ("pass" if result.passed else "FAIL")
                 self._say(f"  gate {result.name} ({candidate}): {mark} — {result.summary}")
                 if not result.passed and not getattr(result, "skipped", False):
@@ -321,12 +344,12 @@ class Engine:
                 state = self._apply(step.state, step.phase)
                 if step.switch_to:
                     self._switch(step.switch_to, applied_at)
-            self.journal.write("step", phase=step.phase, label=step.label, hold_s=step.hold_s, reason=step.reason,
+            self._write("step", phase=step.phase, label=step.label, hold_s=step.hold_s, reason=step.reason,
                                generation=state.generation, final=step.final)
             if step.final:
                 for version in step.retire:
                     message = self.hooks.retire(version) if self.hooks else "this target cannot stop versions"
-                    self.journal.write("retired", version=version, message=message)
+                    self._write("retired", version=version, message=message)
                     self._say(message)
                 assert step.outcome is not None
                 outcome.outcome, outcome.reason, outcome.final_weights = step.outcome.value, step.reason, state.weights
@@ -340,7 +363,7 @@ class Engine:
             history += (Record(step, observation),)
             step = self.strategy.next(history)
             verdict = observation.assessment.verdict.value if observation.assessment else None
-            self.journal.write("decision", phase=step.phase, label=step.label, reason=step.reason, verdict=verdict,
+            self._write("decision", phase=step.phase, label=step.label, reason=step.reason, verdict=verdict,
                                weights=step.state.weights, final=step.final,
                                outcome=step.outcome.value if step.outcome else None, notes=step.notes)
             if step.notes.get("progress"):
@@ -355,7 +378,7 @@ class Engine:
         try:
             outcome.final_weights = self._apply(RoutingState(fallback.weights, reason=f"abort: {reason}"), "abort").weights
         except RolloutLabError as exc:
-            self.journal.write("error", message=f"rollback to {target} failed: {exc}")
+            self._write("error", message=f"rollback to {target} failed: {exc}")
             self._say(f"ROLLBACK FAILED: {exc}")
         return outcome
 

@@ -9,14 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rolloutlab.engine import Engine, Hooks, Load, RunOutcome
+from rolloutlab.engine import Engine, Hooks, Load, OnEvent, RunOutcome
 from rolloutlab.errors import LabError
-from rolloutlab.journal import Journal, read_journal
-from rolloutlab.load.locust_runner import LoadSpec, LoadStats, LocustRunner
+from rolloutlab.journal import Journal
+from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
 from rolloutlab.metrics.base import MetricsSource
+from rolloutlab.metrics.sampler import LiveSampler
 from rolloutlab.metrics.prometheus import PrometheusSource
 from rolloutlab.paths import new_run_dir, project_root
-from rolloutlab.report.markdown import render_summary
+from rolloutlab.report.build import build_report
+from rolloutlab.report.evidence import save_evidence
 from rolloutlab.probes import RouterProbes
 from rolloutlab.routers.base import TrafficRouter
 from rolloutlab.scenario import BlueGreenScenario, Smoke, ScenarioBase
@@ -34,6 +36,7 @@ class RunReport:
     run_dir: Path
     journal: Path
     summary: Path
+    html: Path | None = None
 
 
 def plan_strategy(scenario: ScenarioBase, progress: Progress) -> Strategy:
@@ -57,6 +60,7 @@ def run_scenario(
     router_port: int | None = None,
     ready_timeout: float = 90.0,
     progress: Progress = lambda _: None,
+    on_event: OnEvent | None = None,
 ) -> RunReport:
     target = LocalTarget(home)
     versions = scenario.versions.all
@@ -99,7 +103,10 @@ def run_scenario(
         hooks = RouterProbes(endpoints.router_url, zoo.holdout_path(), smoke_spec(scenario), metrics, retire,
                              target.prediction_log, endpoints.versions, run_dir)
         return drive(scenario, run_dir, journal, target.router(), metrics, load=load, hooks=hooks,
-                     load_stats=load.stats, progress=progress, strategy=strategy, run_label=run_dir.name)
+                     progress=progress, strategy=strategy, run_label=run_dir.name, on_event=on_event,
+                     # While Prometheus and the servers still run (also after an abort or a crash of the
+                     # engine): what the report needs beyond the journal, so it can be rebuilt later.
+                     evidence=lambda: save_evidence(run_dir, metrics, versions, target.prediction_log))
     finally:
         if started_here and not keep_up:
             progress("stopping the lab")
@@ -126,19 +133,22 @@ def drive(
     *,
     load: Load | None,
     hooks: Hooks | None,
-    load_stats: Callable[[], LoadStats | None] = lambda: None,
     after: Callable[[Engine], None] | None = None,
+    evidence: Callable[[], None] | None = None,
     progress: Progress = lambda _: None,
     strategy: Strategy | None = None,
     run_label: str | None = None,
+    on_event: OnEvent | None = None,
 ) -> RunReport:
-    """Run the scenario's strategy with these parts (any target), then write the summary.
+    """Run the scenario's strategy with these parts (any target), then write the reports.
 
     `after` runs once the engine has finished, whatever the outcome (aborts and internal errors too),
-    before the journal closes: a cluster run records the routing in force there.
+    before the journal closes: a cluster run records the routing in force there. `evidence` saves what
+    the report needs beyond the journal (Prometheus series, prediction logs) while the lab still runs.
     """
     engine = Engine(scenario, strategy or strategy_for(scenario), router, metrics, journal, load=load, hooks=hooks,
-                    progress=progress, run_label=run_label)
+                    progress=progress, run_label=run_label, on_event=on_event)
+    sampler = LiveSampler(metrics, on_event).start() if on_event is not None else None
     try:
         try:
             outcome = engine.execute()
@@ -146,7 +156,10 @@ def drive(
             if after is not None:
                 after(engine)
     finally:
+        if sampler is not None:
+            sampler.stop()
         journal.close()
-    summary = run_dir / "summary.md"
-    summary.write_text(render_summary(read_journal(journal.path), load_stats()), encoding="utf-8")
-    return RunReport(outcome, run_dir, journal.path, summary)
+        if evidence is not None:
+            evidence()
+        files = build_report(run_dir)
+    return RunReport(outcome, run_dir, journal.path, files.summary, files.html)

@@ -29,6 +29,7 @@ from rolloutlab.metrics.base import MetricsSource
 from rolloutlab.metrics.prometheus import PrometheusSource
 from rolloutlab.paths import new_run_dir, project_root
 from rolloutlab.probes import CLIENT_FAILURES, RouterProbes
+from rolloutlab.report.evidence import save_evidence
 from rolloutlab.routers.factory import kubernetes_router
 from rolloutlab.routers.route_and_stable import RouteAndStableRouter
 from rolloutlab.scenario import BlueGreenScenario, ScenarioBase
@@ -160,8 +161,19 @@ def run_with(scenario: ScenarioBase, run_dir: Path, lab: ClusterLab, work_dir: P
     journal = Journal(run_dir / "journal.jsonl")
     journal.write("target", kind="kubernetes", stack=lab.stack, context=lab.context, deployed=list(lab.deployed),
                   **dict(described or {}))
-    return drive(scenario, run_dir, journal, router, metrics, load=load, hooks=hooks, load_stats=load_stats,
-                 after=record_back(lab, work_dir, router, journal, progress), progress=progress)
+    record = record_back(lab, work_dir, router, journal, progress)
+
+    def after(engine: Engine) -> None:
+        stats = load_stats()
+        if stats is not None:  # the in-cluster Locust's totals (a local run's are in its load/ CSV files)
+            journal.write("load_stats", **stats.__dict__)
+        record(engine)
+
+    # The series a report plots come from a real Prometheus (the port-forwarded one), not from a stand-in.
+    evidence = (lambda: save_evidence(run_dir, metrics, scenario.versions.all, None)) \
+        if isinstance(metrics, PrometheusSource) else None
+    return drive(scenario, run_dir, journal, router, metrics, load=load, hooks=hooks, after=after,
+                 evidence=evidence, progress=progress)
 
 
 def run_on_cluster(

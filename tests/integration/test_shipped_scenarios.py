@@ -26,7 +26,7 @@ SCENARIOS = [load_scenario(str(p)) for p in list_scenarios()]
 DECIDED_BY = {  # the checks of which each bad release must trip at least one
     "canary-slow": {"p95_ms"}, "canary-flaky": {"error_rate"}, "canary-tail-latency": {"p99_ms"},
     "canary-degraded": {"accuracy"}, "canary-leaky": {"memory_per_request"},
-    "bluegreen-bad-release": {"p50_ms", "p95_ms"},
+    "bluegreen-bad-release": {"p50_ms", "p95_ms"}, "shadow-slow": {"p95_ms"},
 }
 
 
@@ -117,14 +117,19 @@ def check_bandit(scenario, records: list[dict], run_dir: Path) -> None:
     assert winner in ("v2", "v3")  # the two good models (≈ 99 % and ≈ 98.5 %); never v1 or degraded
     assert records[-1]["final_weights"][winner] == 100
     assert final["regret"] < final["equal_split_regret"]  # cheaper than an equal split of the same requests
-    assert final["weights"]["degraded"] == min(final["weights"].values())  # the worst arm gets the least
+    if "degraded" in final["weights"]:
+        assert final["weights"]["degraded"] == min(final["weights"].values())  # the worst arm gets the least
 
 
 def check_shadow(scenario, records: list[dict], run_dir: Path) -> None:
     baseline, shadow = scenario.versions.baseline, scenario.candidate
     agreement = [r for r in records if r["event"] == "agreement"][-1]
-    assert agreement["matched"] > 100 and agreement["agreement"] < 0.95
-    assert agreement["labelled"] > 50 and agreement["accuracy_gap"] > 0.1
+    assert agreement["matched"] > 100
+    if shadow == "degraded":  # wrong answers: it disagrees, and is less accurate on the same labelled requests
+        assert agreement["agreement"] < 0.95
+        assert agreement["labelled"] > 50 and agreement["accuracy_gap"] > 0.1
+    else:  # slow answers like v2: caught by its latency on the mirrored copies (DECIDED_BY), not its answers
+        assert agreement["candidate_p95_ms"] > 3 * agreement["baseline_p95_ms"]
     routing = [r for r in records if r["event"] == "routing_applied"]
     assert all(r["weights"].get(shadow, 0) == 0 for r in routing)
     assert any((r["routing"].get("mirror") or {}).get("version") == shadow for r in routing)

@@ -19,7 +19,8 @@ def main() -> None:
       rolloutlab scenarios             list the shipped experiments, by strategy
       rolloutlab run canary-basic      bring the lab up, run the canary under load, print the verdict
       rolloutlab validate FILE...      check scenario files (file:line:field errors)
-      rolloutlab runs / report RUN     past runs; rebuild a run's summary
+      rolloutlab runs / report RUN     past runs; rebuild a run's summary.md and report.html
+      rolloutlab compare NAME          several strategies, same versions and seeded load: one comparison
       rolloutlab up / status / down    keep a lab running between experiments
       rolloutlab route show|set        inspect or change the traffic split of a running lab by hand
       rolloutlab load / stress slow    drive load shapes at the lab; find a version's breaking point
@@ -79,13 +80,14 @@ def status(as_json: bool) -> None:
 
 # Command groups live in their own modules and register once `main` exists.
 from rolloutlab.cli.cluster import cluster  # noqa: E402
+from rolloutlab.cli.compare import compare  # noqa: E402
 from rolloutlab.cli.experiments import report, run, runs, scenarios, validate  # noqa: E402
 from rolloutlab.cli.gates import gates  # noqa: E402
 from rolloutlab.cli.load import load, stress  # noqa: E402
 from rolloutlab.cli.models import models  # noqa: E402
 from rolloutlab.cli.route import route  # noqa: E402
 
-for _command in (scenarios, validate, run, runs, report, gates, models, route, load, stress, cluster):
+for _command in (scenarios, validate, run, runs, report, compare, gates, models, route, load, stress, cluster):
     main.add_command(_command)
 
 if __name__ == "__main__":

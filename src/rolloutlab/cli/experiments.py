@@ -38,20 +38,43 @@ def scenarios() -> None:
         say(click.style(f"{strategy}:", bold=True))
         for row in group:
             say("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+    _list_comparisons()
+
+
+def _list_comparisons() -> None:
+    """The shipped comparisons (experiments/comparisons/), apart from the one-strategy scenarios."""
+    from rolloutlab.comparison import list_comparisons, load_comparison
+
+    found = list_comparisons()
+    if found:
+        say(click.style("comparisons (rolloutlab compare NAME):", bold=True))
+    for path in found:
+        try:
+            comparison, _ = load_comparison(path)
+            say(f"  {comparison.name}  {' vs '.join(comparison.scenarios)}  {comparison.description}")
+        except RolloutLabError as exc:
+            say(f"  {path.stem}  INVALID  {str(exc).splitlines()[0]}")
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True)
 def validate(files: tuple[str, ...]) -> None:
-    """Check scenario FILES (paths or shipped names) without running anything.
+    """Check scenario or comparison FILES (paths or shipped names) without running anything.
 
     Every problem is listed with file:line and the field's path; exit status 2 if any file is invalid.
+    A comparison is checked with every scenario it names: same versions, same load.
     """
+    from rolloutlab.comparison import describe, load_comparison, resolve_comparison
     from rolloutlab.scenario import load_scenario
 
     bad = 0
     for name in files:
         try:
+            comparison_file = resolve_comparison(name)
+            if comparison_file is not None:
+                comparison, members = load_comparison(comparison_file)
+                say(f"ok  {name}: comparison: {describe(comparison, members)}")
+                continue
             s = load_scenario(name)
         except ScenarioError as exc:
             bad += 1
@@ -102,7 +125,9 @@ def run(scenario: str, target: str, overrides: tuple[str, ...], time_scale: floa
       Blue (after a blue-green) keeps running at weight 0: its Deployment is the stack's to remove.
     \b
     Exit status: 0 promoted, 3 rolled back or rejected, 130 interrupted, 1 error, 2 invalid scenario.
-    Writes <run dir>/journal.jsonl (every routing change, check and decision) and summary.md.
+    Writes <run dir>/journal.jsonl (every routing change, check and decision), summary.md, report.html
+    (self-contained: open it anywhere) and figures/*.png (16:9, for slides). On a terminal a live view
+    shows the phase, weights and each version's traffic; piped or in CI, plain lines.
     \b
     Examples:
       rolloutlab run canary-basic
@@ -111,6 +136,7 @@ def run(scenario: str, target: str, overrides: tuple[str, ...], time_scale: floa
       rolloutlab run canary-basic --target existing --check      is the stack ready for a run?
       rolloutlab run canary-basic --target kind --load local
     """
+    from rolloutlab.cli.live import progress_view
     from rolloutlab.scenario import load_scenario
 
     on_cluster = target != "local"
@@ -142,16 +168,17 @@ def run(scenario: str, target: str, overrides: tuple[str, ...], time_scale: floa
     say(f"scenario {spec.name}: {spec.describe()}" + (f" (on stack {target})" if on_cluster else ""))
     started = time.monotonic()
     try:
-        if on_cluster:
-            from rolloutlab.experiment_cluster import run_on_cluster
+        with progress_view(f"{spec.name}: {spec.describe()}") as (progress, on_event):
+            if on_cluster:
+                from rolloutlab.experiment_cluster import run_on_cluster
 
-            report = run_on_cluster(spec, lab_home(), target, load_from=load_from, ready_timeout=ready_timeout,
-                                    progress=say)
-        else:
-            from rolloutlab.experiment import run_scenario
+                report = run_on_cluster(spec, lab_home(), target, load_from=load_from, ready_timeout=ready_timeout,
+                                        progress=progress)
+            else:
+                from rolloutlab.experiment import run_scenario
 
-            report = run_scenario(spec, lab_home(), keep_up=keep_up, router_port=router_port,
-                                  ready_timeout=ready_timeout, progress=say)
+                report = run_scenario(spec, lab_home(), keep_up=keep_up, router_port=router_port,
+                                      ready_timeout=ready_timeout, progress=progress, on_event=on_event)
     except KeyboardInterrupt:
         click.secho("interrupted" + (": the lab was stopped" if not on_cluster else ""), fg="yellow", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -164,6 +191,7 @@ def run(scenario: str, target: str, overrides: tuple[str, ...], time_scale: floa
         matched = "as this scenario expects" if outcome.outcome == spec.expect else f"this scenario expects {spec.expect}"
         say(f"({matched})")
     say(f"report:  {report.summary}")
+    say(f"html:    {report.html}")
     say(f"journal: {report.journal}")
     if outcome.interrupted:
         sys.exit(EXIT_INTERRUPTED)
@@ -190,13 +218,21 @@ def runs(limit: int) -> None:
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def report(run_dir: Path) -> None:
-    """Rebuild RUN_DIR/summary.md from its journal and print it."""
-    from rolloutlab.journal import read_journal
-    from rolloutlab.report.markdown import render_summary
+    """Rebuild RUN_DIR's summary.md, report.html and figures from the run directory alone, and print the summary.
 
-    journal = run_dir / "journal.jsonl"
-    if not journal.is_file():
-        raise RolloutLabError(f"{run_dir} has no journal.jsonl; is it a run directory?")
-    text = render_summary(read_journal(journal))
-    (run_dir / "summary.md").write_text(text, encoding="utf-8")
-    say(text)
+    Works after the lab is gone; a run directory from a comparison (`rolloutlab compare`) rebuilds the
+    comparison. Unreadable journal lines and missing files are named, and the rest is still reported.
+    """
+    from rolloutlab.report.build import build_report
+    from rolloutlab.report.comparison import COMPARISON_FILE, build_comparison
+
+    if (run_dir / COMPARISON_FILE).is_file():
+        files = build_comparison(run_dir)
+        say(files.markdown.read_text(encoding="utf-8"))
+        say(f"html: {files.html}")
+        return
+    built = build_report(run_dir)
+    say(built.summary.read_text(encoding="utf-8"))
+    for problem in built.problems:
+        click.secho(f"warning: {problem}", fg="yellow", err=True)
+    say(f"html: {built.html}")

@@ -109,3 +109,27 @@ def render_metric(name: str, version: str, window_seconds: float) -> str:
     """The named judgeable metric for one version over the last window_seconds."""
     w = window(window_seconds)
     return METRICS[name].template.substitute(version=version, window=w, seconds=w.removesuffix("s"))
+
+
+# Per-version series over a whole run, for its report and the live view: one query per metric, by version,
+# each a rate over the last $window (a few scrapes, so a 1 s resolution is smooth but still honest).
+_BY_VERSION = 'job="model",endpoint="/predict"'
+BY_VERSION: dict[str, Template] = {
+    "rps": Template(f"sum by (version) (rate(bentoml_service_request_total{{{_BY_VERSION}}}[$window]))"),
+    "errors_per_s": Template(
+        f'sum by (version) (rate(bentoml_service_request_total{{{_BY_VERSION},http_response_code=~"5.."}}[$window]))'),
+    "p50_ms": Template("1000 * histogram_quantile(0.5, sum by (version, le) "
+                       f"(rate(bentoml_service_request_duration_seconds_bucket{{{_BY_VERSION}}}[$window])))"),
+    "p95_ms": Template("1000 * histogram_quantile(0.95, sum by (version, le) "
+                       f"(rate(bentoml_service_request_duration_seconds_bucket{{{_BY_VERSION}}}[$window])))"),
+    "p99_ms": Template("1000 * histogram_quantile(0.99, sum by (version, le) "
+                       f"(rate(bentoml_service_request_duration_seconds_bucket{{{_BY_VERSION}}}[$window])))"),
+    "feedback_per_s": Template('sum by (version) (rate(rolloutlab_feedback_total{job="model"}[$window]))'),
+    "reward_per_s": Template('sum by (version) (rate(rolloutlab_reward_total{job="model"}[$window]))'),
+    "routing_weight": Template("sum by (version) (rolloutlab_routing_weight)"),
+}
+
+
+def render_by_version(name: str, window_seconds: float) -> str:
+    """The named by-version series, each point a rate over the last window_seconds."""
+    return BY_VERSION[name].substitute(window=window(window_seconds))
