@@ -48,24 +48,26 @@ def histogram_quantile(q: float, counts: np.ndarray) -> float:
     return start + (end - start) * (rank / count) if count else math.nan  # Go: 0/0 is NaN
 
 
-def quantiles(qs: tuple[float, ...], counts: np.ndarray) -> list[float]:
-    """histogram_quantile for several q over the same buckets (one cumulative sum)."""
-    cumulative = np.cumsum(counts).tolist()
-    observations = cumulative[-1]
-    if observations <= 0:
-        return [math.nan for _ in qs]
-    out = []
+def quantiles_many(qs: tuple[float, ...], counts: np.ndarray) -> np.ndarray:
+    """histogram_quantile for each q (0 < q < 1) over each row of counts (rows × buckets), vectorised:
+    the same rule as histogram_quantile, row by row (a test holds them equal)."""
+    cumulative = np.cumsum(counts, axis=1).astype(float)
+    total = cumulative[:, -1]
     finite = len(LATENCY_BUCKETS)
-    for q in qs:
-        rank = q * observations
-        b = bisect_left(cumulative, rank, 0, finite)
-        if b == finite:
-            out.append(LATENCY_BUCKETS[-1])
-            continue
-        start, end, count = 0.0, LATENCY_BUCKETS[b], cumulative[b]
-        if b > 0:
-            start = LATENCY_BUCKETS[b - 1]
-            count -= cumulative[b - 1]
-            rank -= cumulative[b - 1]
-        out.append(start + (end - start) * (rank / count) if count else math.nan)
+    upper = np.array(LATENCY_BUCKETS)
+    lower = np.concatenate([[0.0], upper[:-1]])
+    out = np.full((counts.shape[0], len(qs)), np.nan)
+    rows = np.arange(counts.shape[0])
+    for j, q in enumerate(qs):
+        rank = q * total
+        reached = cumulative[:, :finite] >= rank[:, None]
+        b = np.where(reached.any(axis=1), reached.argmax(axis=1), finite)
+        inf = b == finite
+        bb = np.minimum(b, finite - 1)
+        below = np.where(bb > 0, cumulative[rows, np.maximum(bb - 1, 0)], 0.0)
+        count = cumulative[rows, bb] - below
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = lower[bb] + (upper[bb] - lower[bb]) * ((rank - below) / count)
+        out[:, j] = np.where(inf, upper[-1], value)
+    out[total <= 0] = np.nan
     return out

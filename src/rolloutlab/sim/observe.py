@@ -14,7 +14,6 @@ from functools import lru_cache
 from rolloutlab.analysis.checks import Check, Observed
 from rolloutlab.analysis.verdict import VersionMetrics
 from rolloutlab.metrics.queries import render_metric, window
-from rolloutlab.sim.histogram import quantiles
 from rolloutlab.sim.timeline import VersionWindow
 from rolloutlab.stats.proportions import UserMoments
 from rolloutlab.strategies.base import Tally
@@ -26,9 +25,7 @@ def _query(metric: str, version: str, window_s: float) -> str:
 
 
 def _ms(w: VersionWindow) -> list[float]:
-    if w.buckets is None:
-        return [math.nan] * 3
-    return [1000.0 * q for q in quantiles((0.5, 0.95, 0.99), w.buckets)]
+    return [1000.0 * q for q in w.quantiles_s]  # histogram_quantile over the window's buckets (NaN: none)
 
 
 def _ratio(a: float, b: float) -> float:

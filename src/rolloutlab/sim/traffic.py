@@ -42,14 +42,16 @@ class Offered:
         self.load = load
         self.rates = np.array(_rates(load, int(horizon_s) + 2))
 
-    def ticks(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
-        if start + n > len(self.rates):  # past the planned horizon: the shape holds its last value
-            self.rates = np.concatenate([self.rates, np.full(start + n - len(self.rates) + 60, self.rates[-1])])
-        rate = self.rates[start:start + n]
+    def ticks(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+        """Requests in each tick of `rows` (any shape of tick indices)."""
+        end = int(rows.max()) + 1
+        if end > len(self.rates):  # past the planned horizon: the shape holds its last value
+            self.rates = np.concatenate([self.rates, np.full(end - len(self.rates) + 60, self.rates[-1])])
+        rate = self.rates[rows]
         whole = np.floor(rate)
         if np.all(whole == rate):
             return whole.astype(np.int64)
-        return (whole + (rng.random(n) < rate - whole)).astype(np.int64)
+        return (whole + (rng.random(rate.shape) < rate - whole)).astype(np.int64)
 
 
 def sticky_assignment(rng: np.random.Generator, population: int, shares: dict[str, int]) -> np.ndarray:
