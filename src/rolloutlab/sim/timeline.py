@@ -53,7 +53,7 @@ class Timelines:
         delay = world.load.feedback_delay
         self.delay = None if delay is None else int(round(delay))
         self.population = world.load.population
-        self.offered = Offered(world.load, horizon_s)
+        self.offered = Offered(world.load, horizon_s, world.load_factor)
         size, v = int(horizon_s) + 64, len(self.names)
         for name in _ARRAYS:
             setattr(self, name, np.zeros((runs, size, v), dtype=np.int64))

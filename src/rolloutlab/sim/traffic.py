@@ -38,9 +38,9 @@ def _rates(load: LoadBase, seconds: int) -> tuple[float, ...]:
 class Offered:
     """Requests per one-second tick from the load shape, with stochastic rounding of fractional rates."""
 
-    def __init__(self, load: LoadBase, horizon_s: float) -> None:
+    def __init__(self, load: LoadBase, horizon_s: float, factor: float = 1.0) -> None:
         self.load = load
-        self.rates = np.array(_rates(load, int(horizon_s) + 2))
+        self.rates = np.array(_rates(load, int(horizon_s) + 2)) * factor
 
     def ticks(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
         """Requests in each tick of `rows` (any shape of tick indices)."""

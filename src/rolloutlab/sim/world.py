@@ -109,6 +109,7 @@ class World:
     load: LoadBase
     apply_s: float = measured.APPLY_S  # a routing change takes this long; the previous state serves meanwhile
     user_correlation: float = 0.0  # intra-user correlation of rewards (0: rows drawn independently, as live)
+    load_factor: float = 1.0  # achieved / offered requests (below 1 on an overloaded machine; see calibration)
     noise: Noise = Noise()
     warmup_bytes: float = measured.WARMUP_BYTES_PER_REQUEST
     warmup_requests: float = measured.WARMUP_REQUESTS
@@ -143,7 +144,7 @@ def _known_rate(name: str, base: str | None, corrupt: bool) -> tuple[float | Non
 
 
 def world_for(scenario: ScenarioBase, rates: dict[str, float] | None = None,
-              user_correlation: float = 0.0, noise: Noise | None = None) -> World:
+              user_correlation: float = 0.0, noise: Noise | None = None, load_factor: float = 1.0) -> World:
     """The world a scenario's versions live in, from the model catalogue (faults) and their accuracies.
 
     `rates` overrides true reward rates per version (e.g. to put a candidate exactly one MDE above)."""
@@ -175,5 +176,7 @@ def world_for(scenario: ScenarioBase, rates: dict[str, float] | None = None,
                             "`rolloutlab models build`, or give one with --rate VERSION=RATE)")
     if not 0 <= user_correlation < 1:
         raise ScenarioError(f"user correlation must be in [0, 1), got {user_correlation}")
+    if not 0 < load_factor <= 1:
+        raise ScenarioError(f"load factor must be in (0, 1], got {load_factor}")
     return World(models, scenario.versions.baseline, scenario.load, user_correlation=user_correlation,
-                 noise=noise or Noise(), notes=notes)
+                 load_factor=load_factor, noise=noise or Noise(), notes=notes)
