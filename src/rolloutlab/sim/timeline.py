@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,8 @@ class Timelines:
         self.served = np.zeros((runs, v))  # answered requests (and mirrored copies) per version so far
         self.bad_users = np.zeros((runs, self.population), dtype=bool)
         self.assignment: dict[int, tuple[dict[str, int], np.ndarray, np.ndarray]] = {}  # sticky runs
-        self.records: dict[int, list[tuple[np.ndarray, ...]]] = {}
+        self.records: dict[int, list[tuple[Any, ...]]] = {}  # sticky: (users, version, tick, code, progress)
+        self.sums: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # sticky: per-user n, y, exposed
 
     def _grow(self, end: int) -> None:
         size = self.req.shape[1]
@@ -121,7 +123,7 @@ class Timelines:
         failed = rng.random(total) < self.err_rate[version]
         correct = (~failed) & (rng.random(total) < rates[version, users])
         code = np.where(failed, 0, np.where(correct, 2, 1)).astype(np.int8)  # 0 5xx, 1 wrong, 2 right
-        self.records.setdefault(run, []).append((users, version, tick, code))
+        self.records.setdefault(run, []).append((users, version, tick, code, [0, False]))
         flat = (tick - start) * v + version
         end = start + n
         self.req[run, start:end] = np.bincount(flat, minlength=n * v).reshape(n, v)
@@ -181,18 +183,30 @@ class Timelines:
                 for i, v in enumerate(self.names)}
 
     def user_moments(self, run: int) -> tuple[dict[str, UserMoments], dict[str, float]]:
-        """Per-version user sums over labels arrived so far, and users exposed (sticky runs)."""
-        records = self.records.get(run)
-        if not records:
-            return {n: UserMoments(0, 0, 0, 0, 0, 0) for n in self.names}, {n: 0.0 for n in self.names}
-        users, version, tick, code = (np.concatenate([r[i] for r in records]) for i in range(4))
-        t, v, p = int(self.t[run]), len(self.names), self.population
-        key = version * p + users  # (version, user): a user re-assigned later counts under each version
-        answered = code > 0
-        exposed = np.bincount(key[answered & (tick < t)], minlength=v * p).reshape(v, p) > 0
-        arrived = answered & (tick < t - (self.delay if self.delay is not None else 10**9))
-        n = np.bincount(key[arrived], minlength=v * p).reshape(v, p).astype(float)
-        y = np.bincount(key[arrived & (code == 2)], minlength=v * p).reshape(v, p).astype(float)
+        """Per-version user sums over labels arrived so far, and users exposed (sticky runs).
+
+        Each request is counted once, when its label arrives (records are in tick order), so many looks
+        cost no more than one."""
+        v, p = len(self.names), self.population
+        sums = self.sums.setdefault(run, (np.zeros((v, p)), np.zeros((v, p)), np.zeros((v, p), dtype=bool)))
+        n, y, exposed = sums
+        t = int(self.t[run])
+        cut_tick = t - (self.delay if self.delay is not None else 10**9)
+        for record in self.records.get(run, []):
+            users, version, tick, code, done = record
+            key = version * p + users
+            if not done[1]:  # every answered request so far is an exposure
+                answered = code > 0
+                exposed.reshape(-1)[key[answered]] = True
+                done[1] = True
+            cut = int(np.searchsorted(tick, cut_tick, side="left"))
+            if cut > done[0]:
+                part = slice(done[0], cut)
+                labelled = code[part] > 0
+                k = key[part][labelled]
+                n.reshape(-1)[:] += np.bincount(k, minlength=v * p)
+                y.reshape(-1)[:] += np.bincount(k[code[part][labelled] == 2], minlength=v * p)
+                done[0] = cut
         moments = {name: UserMoments(float((n[i] > 0).sum()), float(y[i].sum()), float(n[i].sum()),
                                      float((y[i] ** 2).sum()), float((n[i] ** 2).sum()), float((y[i] * n[i]).sum()))
                    for i, name in enumerate(self.names)}
