@@ -10,6 +10,7 @@ measured value with its 95 % interval, and pass or miss with the gap.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from dataclasses import replace
 
@@ -86,9 +87,21 @@ def power(runs: int, seed: int) -> None:
         median = labelled[len(labelled) // 2] if labelled else float("nan")
         report(f"power at the MDE ({base:.3f} → {base + mde:.3f}, n = {needed}/arm), {label}", str(won),
                verdict(won.value, 0.77, 0.83))
+        # What the design's own normal approximation promises at the samples the runs actually reached.
+        promised = [_power(base, base + mde, r.notes["arms"]["v1"]["labelled"], r.notes["arms"]["v2"]["labelled"],
+                           scenario.experiment.alpha) for r in results if "arms" in r.notes]  # type: ignore[attr-defined]
+        report("  power the normal approximation gives at the samples reached", f"{sum(promised) / len(promised):.1%}",
+               "(what the design promises there)")
         stopped = count(results, lambda r: r.outcome == "rolled back")
         report(f"  labelled per arm at the decision (median); guardrail stops", f"{median:.0f} (design {needed})",
                f"guardrail stops {stopped}")
+
+
+def _power(p1: float, p2: float, n1: float, n2: float, alpha: float) -> float:
+    from scipy.stats import norm
+
+    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    return float(norm.cdf(abs(p2 - p1) / se - norm.ppf(1 - alpha / 2)))
 
 
 def canary(runs: int, seed: int) -> None:
@@ -134,10 +147,27 @@ def speed(seed: int) -> None:
            "PASS" if best >= 1000 else f"MISS by {1000 - best:,.0f} runs/s")
 
 
+def calibration(runs: int, seed: int) -> None:
+    """Live runs' figures (journals kept in tests/fixtures/journals) against the simulated distribution."""
+    from pathlib import Path
+
+    from rolloutlab.sim.calibration import calibrate
+
+    journals = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "journals"
+    for name in ("canary-basic", "canary-basic-loaded", "ab-accuracy", "ab-aa", "bandit-thompson"):
+        c = calibrate(journals / f"{name}.jsonl", runs=runs, seed=seed)
+        report(f"calibration {name}: live outcome '{c.live_outcome}'", f"simulated {c.outcome_rate}",
+               f"load {c.load_factor:.2f} of offered")
+        for f in c.figures:
+            report(f"  {f.name}", f"live {f.live:.4g}; sim median {f.simulated.p50:.4g} "
+                   f"[{f.simulated.p10:.4g}, {f.simulated.p90:.4g}]", f"percentile {f.percentile:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--bandit-runs", type=int, default=300)
+    parser.add_argument("--calibration-runs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -147,6 +177,7 @@ def main() -> None:
     canary(args.runs, args.seed)
     bandits(args.bandit_runs, args.seed)
     speed(args.seed)
+    calibration(args.calibration_runs, args.seed)
     print(f"\nbench took {time.perf_counter() - started:.0f}s")
 
 

@@ -95,7 +95,7 @@ def test_a_clear_ab_difference_is_found_nearly_always() -> None:
     assert sum(r.outcome == "winner" and r.winner == "v2" for r in results) >= 95
 
 
-@pytest.mark.parametrize("journal, outcome", [("ab-accuracy", "winner"), ("bandit-thompson", "winner"),
+@pytest.mark.parametrize("journal, outcome", [("ab-accuracy", "winner"), ("bandit-thompson", "winner"), ("canary-basic", "promoted"),
                                               ("canary-basic-loaded", "rolled back")])
 def test_calibration_places_each_live_figure_among_simulated_runs(journal: str, outcome: str) -> None:
     result = calibrate(JOURNALS / f"{journal}.jsonl", runs=100, seed=0)
