@@ -8,6 +8,7 @@ import pytest
 from rolloutlab.analysis.verdict import Assessment, Verdict
 from rolloutlab.bandits.thompson import ThompsonSampling
 from rolloutlab.stats.proportions import UserMoments
+from rolloutlab.stats.sequential import always_valid_p
 from rolloutlab.strategies.ab_test import AbTest
 from rolloutlab.strategies.bandit import Bandit
 from rolloutlab.strategies.base import Observation, Outcome, Record, Step, Tally
@@ -91,6 +92,19 @@ def test_ab_sequential_test_stops_early_on_a_clear_winner() -> None:
     tallies = {"v1": tally(users(300, 2, 0.90, 1)), "v2": tally(users(300, 2, 0.99, 2))}
     final = look(strategy, strategy.first(), tallies, elapsed=30)
     assert final.outcome is Outcome.WINNER and "stopping early" in final.reason
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.10, 0.01])
+def test_ab_sequential_p_value_does_not_depend_on_the_alpha_of_the_interval(alpha: float) -> None:
+    # The mSPRT needs the estimate's variance; it used to be read off the CI width as if alpha were 0.05,
+    # which overstated the evidence (and the false-positive rate) whenever alpha was larger.
+    control, treatment = users(400, 2, 0.90, 3), users(400, 2, 0.97, 4)
+    tallies = {"v1": tally(control), "v2": tally(treatment)}
+    step = look(ab(sequential=True, needed_per_arm=50_000, alpha=alpha), ab().first(), tallies, elapsed=10)
+    expected = always_valid_p(1.0, treatment.rate - control.rate,
+                              control.ratio_variance() + treatment.ratio_variance(), ab().tau2)
+    assert 0 < expected < 1
+    assert step.notes["sequential_p"]["v2"] == pytest.approx(expected, rel=1e-6)
 
 
 def bandit(**kw) -> Bandit:

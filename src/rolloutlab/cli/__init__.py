@@ -86,8 +86,9 @@ from rolloutlab.cli.gates import gates  # noqa: E402
 from rolloutlab.cli.load import load, stress  # noqa: E402
 from rolloutlab.cli.models import models  # noqa: E402
 from rolloutlab.cli.route import route  # noqa: E402
+from rolloutlab.cli.simulate import simulate  # noqa: E402
 
-for _command in (scenarios, validate, run, runs, report, compare, gates, models, route, load, stress, cluster):
+for _command in (scenarios, validate, run, runs, report, compare, simulate, gates, models, route, load, stress, cluster):
     main.add_command(_command)
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ class Comparison:
     ci_high: float
     p_value: float
     method: str
+    variance: float = math.nan  # of the difference (its standard error squared), whatever alpha the CI used
 
     @property
     def significant(self) -> bool:
@@ -79,10 +80,11 @@ def compare_requests(control: tuple[float, float], treatment: tuple[float, float
 def compare_users(control: UserMoments, treatment: UserMoments, alpha: float) -> Comparison:
     """Difference of per-arm reward rates with delta-method standard errors (users as clusters)."""
     difference = treatment.rate - control.rate
-    se = math.sqrt(control.ratio_variance() + treatment.ratio_variance())
+    variance = control.ratio_variance() + treatment.ratio_variance()
+    se = math.sqrt(variance) if variance == variance else math.nan
     if not se > 0:
         return Comparison(control.rate, treatment.rate, difference, math.nan, math.nan, math.nan, "delta method")
     z = difference / se
     half = norm.ppf(1 - alpha / 2) * se
     return Comparison(control.rate, treatment.rate, difference, difference - half, difference + half,
-                      float(2 * norm.sf(abs(z))), "z-test, delta method over users")
+                      float(2 * norm.sf(abs(z))), "z-test, delta method over users", variance)

@@ -84,8 +84,8 @@ class AbTest:
                                f"expected {srm['expected']}, chi-square p = {srm['p_value']:.2g})", notes)
         comparisons = {t: self._compare(tallies, t) for t in self.treatments}
         if self.sequential:
-            p_seq = {t: always_valid_p(progress.sequential_p.get(t, 1.0), c.difference,
-                                       ((c.ci_high - c.ci_low) / (2 * 1.959964)) ** 2, self.tau2)
+            # The estimate's own variance: a CI half-width over 1.96 would be wrong for any alpha but 0.05.
+            p_seq = {t: always_valid_p(progress.sequential_p.get(t, 1.0), c.difference, c.variance, self.tau2)
                      for t, c in comparisons.items() if not math.isnan(c.ci_low)}
             progress = replace(progress, sequential_p={**progress.sequential_p, **p_seq})
             notes["sequential_p"] = progress.sequential_p
