@@ -72,7 +72,10 @@ def default_checks() -> list[Check]:
     """What an ML rollout is judged on unless the scenario says otherwise: errors, latency, model quality, memory."""
     return [
         Check(metric="error_rate", max=0.01),
-        Check(metric="p95_ms", max_ratio=1.5, tolerance=10),
+        # 2× or + 25 ms: `rolloutlab simulate canary-basic` rolled a healthy v2 back in 9 % of runs at
+        # 1.5× / + 10 ms (a 90-request p95 is noisy, and the buckets near 20 ms are 1.5× apart themselves);
+        # at 2× / + 25 ms 0.7 %, while the slow build (+60 ms median) is still caught at 10 % every time.
+        Check(metric="p95_ms", max_ratio=2.0, tolerance=25),
         Check(metric="accuracy", max_drop=0.03),
         # Measured: a healthy server grows 4–12 KiB per request while it warms up (allocator, caches; flat
         # after ≈ 3,000 requests); the leaky build adds 64 KiB per request on top, for ever.
