@@ -89,7 +89,8 @@ def power(runs: int, seed: int) -> None:
                verdict(won.value, 0.77, 0.83))
         # What the design's own normal approximation promises at the samples the runs actually reached.
         promised = [_power(base, base + mde, r.notes["arms"]["v1"]["labelled"], r.notes["arms"]["v2"]["labelled"],
-                           scenario.experiment.alpha) for r in results if "arms" in r.notes]  # type: ignore[attr-defined]
+                           scenario.experiment.alpha) for r in results  # type: ignore[attr-defined]
+                    if "arms" in r.notes and min(a["labelled"] for a in r.notes["arms"].values()) > 0]
         report("  power the normal approximation gives at the samples reached", f"{sum(promised) / len(promised):.1%}",
                "(what the design promises there)")
         stopped = count(results, lambda r: r.outcome == "rolled back")
