@@ -54,7 +54,15 @@ class Arms(_Strict):
     """A baseline and one or more candidates (A/B/n variants, bandit arms)."""
 
     baseline: VersionName
-    candidates: list[VersionName] = Field(min_length=1)
+    candidates: list[VersionName]
+
+    @field_validator("candidates")
+    @classmethod
+    def _at_least_one(cls, candidates: list[str]) -> list[str]:
+        if not candidates:
+            raise ValueError("name at least one candidate: an experiment needs two versions or more (the baseline "
+                             "and the candidates), and a bandit with one arm has nothing to choose")
+        return candidates
 
     @model_validator(mode="after")
     def _distinct(self) -> Arms:

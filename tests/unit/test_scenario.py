@@ -152,3 +152,24 @@ def test_time_scale_shortens_every_window_and_keeps_minimum_samples(tmp_path: Pa
     assert fast.analysis.min_requests == s.analysis.min_requests
     with pytest.raises(ValueError, match="shorter than 2s"):
         s.scaled(0.1)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("name: b\nstrategy: bandit\nversions:\n  baseline: v1\n  candidates: []\n",
+         r"s\.yaml:5: versions\.candidates: name at least one candidate"),
+        ("name: b\nstrategy: ab-test\nversions:\n  baseline: v1\n  candidates: [v2]\nsplit: {v1: 60, v2: 30}\n",
+         r"split shares must be positive and add up to 100"),
+        ("name: b\nstrategy: ab-test\nversions:\n  baseline: v1\n  candidates: [v2]\nexperiment:\n  alpha: 1.5\n",
+         r"s\.yaml:7: experiment\.alpha: Input should be less than 1"),
+        ("name: b\nstrategy: shadow\nversions:\n  baseline: v2\n  candidate: degraded\nshadow:\n  percent: 0\n",
+         r"s\.yaml:7: shadow\.percent: Input should be greater than or equal to 1"),
+        ("name: b\nstrategy: bandit\nversions:\n  baseline: v1\n  candidates: [v2, v3]\nbandit:\n  floor: 40\n",
+         r"bandit\.floor 40% × 3 arms is more than 100%"),
+    ],
+    ids=["bandit-one-arm", "split-not-100", "alpha-outside-0-1", "shadow-share-0", "floor-too-high"],
+)
+def test_bad_experiment_settings_are_named(tmp_path: Path, text: str, where: str) -> None:
+    with pytest.raises(ScenarioError, match=where):
+        load_scenario(write(tmp_path, text))
