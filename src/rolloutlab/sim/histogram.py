@@ -9,7 +9,6 @@ observations answer NaN. So a simulated p95 is computed exactly like a live one.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 
 import numpy as np
 

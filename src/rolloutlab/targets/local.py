@@ -31,6 +31,7 @@ from rolloutlab.targets.processes import (
 )
 from rolloutlab.targets.programs import find_program
 from rolloutlab.targets.prometheus_config import render_prometheus_config
+from rolloutlab.targets.warm_up import WARM_UP_REQUESTS, warm_up
 from rolloutlab.zoo.server import PREDICTION_LOG, serving_env
 
 Progress = Callable[[str], None]
@@ -200,6 +201,11 @@ class LocalTarget:
         wait_until_ready(checks, ready_timeout, lambda name, s: progress(f"{name} ready after {s:.1f}s"))
         state.workers = self._detached_children(state.processes)
         self._save(state)
+        started = time.monotonic()
+        for version, port in state.versions.items():
+            warm_up(f"http://127.0.0.1:{port}", zoo.holdout_path())
+        progress(f"warmed up {', '.join(state.versions)} with {WARM_UP_REQUESTS} predictions each "
+                 f"({time.monotonic() - started:.1f}s)")
 
     @staticmethod
     def _detached_children(records: list[ProcessRecord]) -> list[ProcessRecord]:
