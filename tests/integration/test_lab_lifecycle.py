@@ -111,9 +111,10 @@ def test_bad_scenario_file_is_located(home: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\nstrategy: canary\nversions: {baseline: v1}\nsteps: [10]\n")
     result = rolloutlab("run", str(bad))
-    assert result.returncode == 1
+    assert result.returncode == 2  # an invalid scenario: nothing was started
     assert f"{bad}:3: versions.candidate: required field is missing" in result.stderr
-    assert rolloutlab("run", "no-such-scenario").stderr.startswith("error: unknown scenario 'no-such-scenario'")
+    unknown = rolloutlab("run", "no-such-scenario")
+    assert unknown.returncode == 2 and unknown.stderr.startswith("error: unknown scenario 'no-such-scenario'")
 
 
 def test_down_stops_model_workers_whose_server_died_first(home: Path) -> None:
