@@ -77,9 +77,10 @@ def default_checks() -> list[Check]:
         # at 2× / + 25 ms 0.7 %, while the slow build (+60 ms median) is still caught at 10 % every time.
         Check(metric="p95_ms", max_ratio=2.0, tolerance=25),
         Check(metric="accuracy", max_drop=0.03),
-        # Measured: a healthy server grows 4–12 KiB per request while it warms up (allocator, caches; flat
-        # after ≈ 3,000 requests); the leaky build adds 64 KiB per request on top, for ever.
-        Check(metric="memory_per_request", max=32768),
+        # Measured: after the lab's 300-request warm-up a healthy server still grows up to ≈ 23 KiB per
+        # request (allocator, caches; flat after ≈ 3,000 requests); the leaky build adds 64 KiB per request
+        # on top of that, for ever (≥ 45 KiB of it visible in RSS).
+        Check(metric="memory_per_request", max=40960),
     ]
 
 
