@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,11 @@ class RunReport:
 def plan_strategy(scenario: ScenarioBase, progress: Progress) -> Strategy:
     """Build the versions (once each), read their held-out accuracy, and check the design can finish:
     an experiment the load cannot power is refused here, before any process starts."""
-    zoo.ensure_built(scenario.versions.all, progress=progress)
+    started = time.monotonic()
+    built = zoo.ensure_built(scenario.versions.all, progress=progress)
+    if built:  # the same line as LocalTarget.up prints (the fresh-machine test reads the build time from it)
+        progress(f"built model versions {', '.join(built)} into {zoo.bentoml_home()} "
+                 f"in {time.monotonic() - started:.0f}s")
     catalogue = zoo.load_catalogue()
     rates = {v: float(e["accuracy"]) for v in scenario.versions.all
              if (e := zoo.evaluation(catalogue, v)) is not None and e.get("accuracy") is not None}
