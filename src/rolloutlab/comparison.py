@@ -7,7 +7,6 @@ one strategy each), or an ad-hoc list of scenario names on the command line.
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rolloutlab.errors import LabError, ScenarioError
+from rolloutlab.paths import new_run_dir
 from rolloutlab.scenario import experiments_dir, load_scenario
 from rolloutlab.scenario_base import ScenarioBase
 from rolloutlab.yamlfile import dotted, parse_yaml, plain_message
@@ -120,13 +120,9 @@ def check_comparable(comparison: Comparison, scenarios: list[ScenarioBase], wher
 
 
 def new_comparison_dir(home: Path, name: str) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = home / "comparisons" / f"{stamp}-{name}"
-    suffix = 1
-    while folder.exists():
-        suffix += 1
-        folder = home / "comparisons" / f"{stamp}-{name}-{suffix}"
-    (folder / "runs").mkdir(parents=True)
+    """comparisons/<timestamp>-<name>/ with a runs/ folder for the compared runs."""
+    folder = new_run_dir(home, name, kind="comparisons")
+    (folder / "runs").mkdir()
     return folder
 
 

@@ -55,14 +55,14 @@ def bentoml_env() -> dict[str, str]:
     return {**os.environ, "PATH": path, "BENTOML_HOME": str(bentoml_home()), "BENTOML_DO_NOT_TRACK": "true"}
 
 
-def new_run_dir(home: Path, label: str) -> Path:
-    """runs/<timestamp>-<label> under home, never reusing an existing directory."""
+def new_run_dir(home: Path, label: str, kind: str = "runs") -> Path:
+    """<kind>/<timestamp>-<label> under home (runs/, comparisons/), never reusing an existing directory."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = home / "runs" / f"{stamp}-{label}"
+    run_dir = home / kind / f"{stamp}-{label}"
     suffix = 1
     while run_dir.exists():
         suffix += 1
-        run_dir = home / "runs" / f"{stamp}-{label}-{suffix}"
+        run_dir = home / kind / f"{stamp}-{label}-{suffix}"
     run_dir.mkdir(parents=True)
     return run_dir
 
