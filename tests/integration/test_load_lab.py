@@ -26,6 +26,11 @@ def test_load_with_two_workers_shows_each_version_and_reaches_prometheus(home: P
     try:
         split = rolloutlab("route", "set", "v1=50", "v2=50", "--sticky")
         assert split.returncode == 0, split.stdout + split.stderr
+        state = json.loads((home / "lab" / "state.json").read_text())
+        prometheus = f"http://127.0.0.1:{state['prometheus_port']}"
+        served = 'sum by (version) (max_over_time(bentoml_service_request_total{job="model",endpoint="/predict"}[10s]))'
+        time.sleep(2)  # the warm-up's requests (lab up) scraped: the load's own are what comes after
+        before = prometheus_value(prometheus, served)
         result = rolloutlab("load", "--shape", "step", "--users", "12", "--set", "step_users=6", "--set",
                             "step_time=5s", "--set", "feedback_delay=1s", "--rate-per-user", "4", "--workers", "2",
                             "--interval", "1s", timeout=180)
@@ -51,8 +56,6 @@ def test_load_with_two_workers_shows_each_version_and_reaches_prometheus(home: P
         assert len((run_dir / "progress.jsonl").read_text().splitlines()) == len(live)
 
         # Client and server views share Prometheus: each worker's exporter was scraped while it ran.
-        state = json.loads((home / "lab" / "state.json").read_text())
-        prometheus = f"http://127.0.0.1:{state['prometheus_port']}"
         time.sleep(2)  # the servers' last counts: one more scrape
         window = "[3m]"
         run = run_dir.name
@@ -60,8 +63,8 @@ def test_load_with_two_workers_shows_each_version_and_reaches_prometheus(home: P
                                                f'rolloutlab_client_requests_total{{run="{run}",outcome="ok"}}{window}))')
         processes = prometheus_value(prometheus, f'count by (process) (max_over_time('
                                                   f'rolloutlab_client_requests_total{{run="{run}"}}{window}))')
-        server = prometheus_value(prometheus, 'sum by (version) (increase(bentoml_service_request_total'
-                                              f'{{job="model",endpoint="/predict"}}{window}))')
+        after = prometheus_value(prometheus, served)
+        server = {version: after[version] - before.get(version, 0.0) for version in after}
         assert set(processes) == {"worker-0", "worker-1"}
         assert set(client) == {"v1", "v2"}
         for version in ("v1", "v2"):
