@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rolloutlab.errors import LabError, ScenarioError
 from rolloutlab.paths import new_run_dir
 from rolloutlab.scenario import experiments_dir, load_scenario
-from rolloutlab.scenario_base import ScenarioBase
+from rolloutlab.scenario.base import ScenarioBase
 from rolloutlab.yamlfile import dotted, parse_yaml, plain_message
 
 

@@ -18,7 +18,7 @@ from rolloutlab.analysis.measure import measure
 from rolloutlab.analysis.verdict import Assessment, Verdict
 from rolloutlab.errors import MetricsUnavailable, RolloutLabError
 from rolloutlab.gates.result import GateResult
-from rolloutlab.gates.schema import Gates
+from rolloutlab.scenario.gates import Gates
 from rolloutlab.journal import Journal
 from rolloutlab.metrics.base import MetricsSource
 from rolloutlab.metrics.queries import COUNTERS, USER_MOMENTS, render_counter, render_metric, render_user_moment

@@ -20,7 +20,7 @@ import requests
 from rolloutlab.analysis.agreement import agreement, read_log
 from rolloutlab.gates.result import GateResult
 from rolloutlab.gates.runner import run_gates
-from rolloutlab.gates.schema import Gates
+from rolloutlab.scenario.gates import Gates
 from rolloutlab.metrics.base import MetricsSource
 from rolloutlab.scenario import Smoke
 from rolloutlab.strategies.base import Probe, ProbeResult

@@ -2,7 +2,7 @@
 
 On the package's stack (the lab's own program, deployed by the real Pulumi engine), canary-basic
 and bluegreen-basic run through the cluster wiring of `rolloutlab run --target existing`
-(experiment_cluster: find_lab from the stack's real outputs, RouteAndStableRouter over the Gateway
+(run.cluster: find_lab from the stack's real outputs, RouteAndStableRouter over the Gateway
 API and Service-selector routers, the record-back into the stack's config) — everything but the data
 plane: no pod serves here, so the numbers are a real local run's, replayed according to the route the
 API server holds (tests/testbed/replay.py), and the hooks look at the live objects instead of sending
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from rolloutlab.experiment import RunReport
-from rolloutlab.experiment_cluster import ClusterLab, cluster_router, find_lab, keep_running, run_with
+from rolloutlab.run.program import RunReport
+from rolloutlab.run.cluster import ClusterLab, cluster_router, find_lab, keep_running, run_with
 from rolloutlab.journal import read_journal
 from rolloutlab.paths import new_run_dir
 from rolloutlab.routing import RoutingState, preview_rule

@@ -9,8 +9,8 @@ import pytest
 from rolloutlab.engine import Engine
 from rolloutlab.journal import Journal, read_journal
 from rolloutlab.metrics.queries import render, render_metric
-from rolloutlab.metrics.static import StaticSource
-from rolloutlab.routers.fake import FakeRouter
+from tests.fakes.static_metrics import StaticSource
+from tests.fakes.fake_router import FakeRouter
 from rolloutlab.routing import RoutingState
 from rolloutlab.scenario import Analysis, BlueGreenScenario, CanaryScenario, Versions
 from rolloutlab.strategies.base import Probe, ProbeResult

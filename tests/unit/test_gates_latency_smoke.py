@@ -6,7 +6,7 @@ import pytest
 
 from rolloutlab.gates.client import Answer
 from rolloutlab.gates.latency_smoke import Latencies, confirm, judge, summarize
-from rolloutlab.gates.schema import LatencySmokeGate
+from rolloutlab.scenario.gates import LatencySmokeGate
 
 GATE = LatencySmokeGate(requests=200, max_p95_ratio=1.5, tolerance_ms=10)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rolloutlab.gates.offline_eval import Scores, judge
-from rolloutlab.gates.schema import OfflineEvalGate
+from rolloutlab.scenario.gates import OfflineEvalGate
 
 GATE = OfflineEvalGate(max_accuracy_drop=0.01, max_f1_drop=0.01)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rolloutlab.gates.schema import StressGate
+from rolloutlab.scenario.gates import StressGate
 from rolloutlab.gates.stress import judge, plan_for
 from rolloutlab.load.stress_plan import StepResult
 

@@ -1,6 +1,6 @@
 """HTTPRoute rendering (validated against the pinned Gateway API CRD schema) and GatewayApiRouter.
 
-No cluster runs here: the router is tested against routers/fake_kubernetes.py, an in-memory fake of
+No cluster runs here: the router is tested against tests/fakes/fake_kubernetes.py, an in-memory fake of
 the CustomObjectsApi calls it makes (merge patches, resourceVersion conflicts, a stand-in controller
 reporting Accepted/ResolvedRefs). tests/integration/test_routing_cluster.py runs it on a real cluster.
 """
@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from rolloutlab.errors import RoutingError
 from rolloutlab.k8s_names import MODEL_PORT, K8sNames
-from rolloutlab.routers.fake_kubernetes import FakeCustomObjectsApi
+from tests.fakes.fake_kubernetes import FakeCustomObjectsApi
 from rolloutlab.routers.gateway_api import GatewayApiRouter
 from rolloutlab.routers.httproute import STATE_ANNOTATION, render_httproute, state_of
 from rolloutlab.routing import HeaderRule, Mirror, RoutingState, preview_rule

@@ -8,7 +8,7 @@ import pytest
 
 from rolloutlab.errors import ScenarioError
 from rolloutlab.load.options import build_load
-from rolloutlab.load.schema import RampLoad, SteadyLoad
+from rolloutlab.scenario.load import RampLoad, SteadyLoad
 from rolloutlab.scenario import load_scenario
 
 BASE = """\

@@ -20,7 +20,7 @@ from loadgen.traffic import request_stream, traffic_sequence, user_id, user_slot
 from rolloutlab.errors import LoadError  # noqa: E402
 from rolloutlab.load.client_metrics import parse_exposition  # noqa: E402
 from rolloutlab.load.locust_runner import LoadSpec  # noqa: E402
-from rolloutlab.load.schema import validate_load  # noqa: E402
+from rolloutlab.scenario.load import validate_load  # noqa: E402
 
 
 def test_same_seed_gives_the_same_users_and_rows() -> None:

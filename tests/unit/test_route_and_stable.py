@@ -10,7 +10,7 @@ import pytest
 
 from rolloutlab.errors import RoutingError
 from rolloutlab.k8s_names import VERSION_LABEL, K8sNames
-from rolloutlab.routers.fake_kubernetes import FakeCoreV1Api, FakeCustomObjectsApi
+from tests.fakes.fake_kubernetes import FakeCoreV1Api, FakeCustomObjectsApi
 from rolloutlab.routers.gateway_api import GatewayApiRouter
 from rolloutlab.routers.httproute import render_httproute, state_of
 from rolloutlab.routers.route_and_stable import RouteAndStableRouter, with_deployed

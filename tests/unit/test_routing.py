@@ -8,7 +8,7 @@ import pytest
 
 from rolloutlab.errors import RoutingError
 from rolloutlab.journal import read_journal
-from rolloutlab.routers.fake import FakeRouter
+from tests.fakes.fake_router import FakeRouter
 from rolloutlab.routers.journaled import JournaledRouter
 from rolloutlab.routing import HeaderRule, Mirror, RoutingState, preview_rule, split
 

@@ -9,7 +9,7 @@ from kubernetes.client.exceptions import ApiException
 
 from rolloutlab.errors import RoutingError
 from rolloutlab.k8s_names import VERSION_LABEL, K8sNames
-from rolloutlab.routers.fake_kubernetes import FakeCoreV1Api
+from tests.fakes.fake_kubernetes import FakeCoreV1Api
 from rolloutlab.routers.httproute import STATE_ANNOTATION
 from rolloutlab.routers.service_selector import ServiceSelectorRouter
 from rolloutlab.routing import Mirror, RoutingState, preview_rule

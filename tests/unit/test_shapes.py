@@ -12,7 +12,7 @@ sys.path.insert(0, str(LOADTESTS))
 
 from shapes import SHAPES, make_schedule, parameters  # noqa: E402
 
-from rolloutlab.load.schema import SHAPE_MODELS, validate_load  # noqa: E402
+from rolloutlab.scenario.load import SHAPE_MODELS, validate_load  # noqa: E402
 
 
 class Clock:

@@ -44,7 +44,7 @@ def compare(names: tuple[str, ...], overrides: tuple[str, ...], time_scale: floa
     """
     from rolloutlab.cli.live import progress_view
     from rolloutlab.comparison import adhoc_comparison, describe, load_comparison, resolve_comparison, run_comparison
-    from rolloutlab.experiment import run_scenario
+    from rolloutlab.run.program import run_scenario
 
     try:
         path = resolve_comparison(names[0]) if len(names) == 1 else None

@@ -157,7 +157,7 @@ def run(scenario: str, target: str, overrides: tuple[str, ...], time_scale: floa
         click.secho(f"error: --time-scale {time_scale:g}: {exc}", fg="red", err=True)
         sys.exit(EXIT_INVALID)
     if check:
-        from rolloutlab.experiment_cluster import check as check_cluster
+        from rolloutlab.run.cluster import check as check_cluster
 
         for line in check_cluster(spec, target):
             say(line)
@@ -170,12 +170,12 @@ def run(scenario: str, target: str, overrides: tuple[str, ...], time_scale: floa
     try:
         with progress_view(f"{spec.name}: {spec.describe()}") as (progress, on_event):
             if on_cluster:
-                from rolloutlab.experiment_cluster import run_on_cluster
+                from rolloutlab.run.cluster import run_on_cluster
 
                 report = run_on_cluster(spec, lab_home(), target, load_from=load_from, ready_timeout=ready_timeout,
                                         progress=progress)
             else:
-                from rolloutlab.experiment import run_scenario
+                from rolloutlab.run.program import run_scenario
 
                 report = run_scenario(spec, lab_home(), keep_up=keep_up, router_port=router_port,
                                       ready_timeout=ready_timeout, progress=progress, on_event=on_event)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rolloutlab.gates.result import GateResult
 from rolloutlab.gates.runner import run_gates
-from rolloutlab.gates.schema import ContractGate, Gates, LatencySmokeGate, OfflineEvalGate, StressGate
+from rolloutlab.scenario.gates import ContractGate, Gates, LatencySmokeGate, OfflineEvalGate, StressGate
 
 GATE_NAMES = ("offline_eval", "contract", "latency_smoke", "stress")
 

@@ -13,7 +13,7 @@ import numpy as np
 from rolloutlab.gates.client import Answer, post
 from rolloutlab.gates.holdout import Holdout
 from rolloutlab.gates.result import GateResult
-from rolloutlab.gates.schema import LatencySmokeGate
+from rolloutlab.scenario.gates import LatencySmokeGate
 
 NAME = "latency_smoke"
 WARMUP = 5  # unmeasured requests per version first: a fresh worker's first answers include lazy set-up

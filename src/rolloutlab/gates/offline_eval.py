@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from rolloutlab.gates.client import post_json
 from rolloutlab.gates.holdout import Holdout
 from rolloutlab.gates.result import GateResult
-from rolloutlab.gates.schema import OfflineEvalGate
+from rolloutlab.scenario.gates import OfflineEvalGate
 
 NAME = "offline_eval"
 BATCH = 64  # rows per /predict request: the servers' max_batch (the contract gate checks 64 pass, 65 do not)

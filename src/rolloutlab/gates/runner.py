@@ -11,7 +11,7 @@ from rolloutlab.gates import contract, latency_smoke, offline_eval, stress
 from rolloutlab.gates.client import require_ready
 from rolloutlab.gates.holdout import load_holdout
 from rolloutlab.gates.result import GateResult
-from rolloutlab.gates.schema import Gates
+from rolloutlab.scenario.gates import Gates
 
 _WHAT = {
     "offline_eval": "held-out rows through both servers, scored",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rolloutlab.gates.result import GateResult
-from rolloutlab.gates.schema import StressGate
+from rolloutlab.scenario.gates import StressGate
 from rolloutlab.load.stress import run_stress
 from rolloutlab.load.stress_plan import StepResult, StressPlan
 

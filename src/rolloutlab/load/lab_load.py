@@ -11,7 +11,7 @@ from rolloutlab import zoo
 from rolloutlab.errors import LabError
 from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
 from rolloutlab.load.options import build_load
-from rolloutlab.load.schema import LoadBase
+from rolloutlab.scenario.load import LoadBase
 from rolloutlab.load.session import LoadResult, Sample, run_load
 from rolloutlab.paths import lab_home, new_run_dir
 from rolloutlab.targets.local import LocalTarget

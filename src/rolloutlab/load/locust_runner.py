@@ -66,7 +66,7 @@ class LoadSpec:
     @classmethod
     def from_load(cls, load: Any, *, host: str, holdout: Path, max_seconds: float, keep_duration: bool = True,
                   **extra: Any) -> LoadSpec:
-        """A spec from a scenario's load section (rolloutlab.load.schema); extra sets the other fields."""
+        """A spec from a scenario's load section (rolloutlab.scenario.load); extra sets the other fields."""
         return cls(
             host=host, holdout=holdout, max_seconds=max_seconds, users=load.users, rate_per_user=load.rate_per_user,
             seed=load.seed, shape=load.shape_name, shape_params=load.shape_params(), population=load.population,

@@ -8,7 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from rolloutlab.errors import ScenarioError
-from rolloutlab.load.schema import LoadBase, clean_location, validate_load
+from rolloutlab.scenario.load import LoadBase, clean_location, validate_load
 from rolloutlab.yamlfile import dotted
 
 

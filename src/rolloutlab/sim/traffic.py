@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rolloutlab.load.schema import LoadBase
+from rolloutlab.scenario.load import LoadBase
 from rolloutlab.paths import project_root
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from rolloutlab.errors import RolloutLabError, ScenarioError
-from rolloutlab.load.schema import LoadBase
+from rolloutlab.scenario.load import LoadBase
 from rolloutlab.scenario import ScenarioBase
 from rolloutlab.sim import measured
 

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from rolloutlab.scenario_base import ScenarioBase, Window, _Strict
+from rolloutlab.scenario.base import ScenarioBase, Window, _Strict
 
 class CanaryScenario(ScenarioBase):
     strategy: Literal["canary"]

@@ -9,8 +9,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from rolloutlab.analysis.checks import Check, default_checks
 from rolloutlab.durations import parse_duration
-from rolloutlab.gates.schema import Gates
-from rolloutlab.load.schema import Load, SteadyLoad
+from rolloutlab.scenario.gates import Gates
+from rolloutlab.scenario.load import Load, SteadyLoad
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 VersionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=63)]

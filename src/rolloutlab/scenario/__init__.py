@@ -9,11 +9,11 @@ import yaml
 from pydantic import Discriminator, Tag, TypeAdapter, ValidationError
 
 from rolloutlab.errors import ScenarioError
-from rolloutlab.load.schema import clean_location
+from rolloutlab.scenario.load import clean_location
 from rolloutlab.paths import project_root
-from rolloutlab.scenario_base import Analysis, ScenarioBase, Versions
-from rolloutlab.scenario_experiments import AbTestScenario, BanditScenario, ShadowScenario
-from rolloutlab.scenario_rollouts import BlueGreenScenario, CanaryScenario, Smoke
+from rolloutlab.scenario.base import Analysis, ScenarioBase, Versions
+from rolloutlab.scenario.experiments import AbTestScenario, BanditScenario, ShadowScenario
+from rolloutlab.scenario.rollouts import BlueGreenScenario, CanaryScenario, Smoke
 from rolloutlab.yamlfile import YamlDocument, dotted, parse_yaml, plain_message
 
 __all__ = ["AbTestScenario", "Analysis", "BanditScenario", "BlueGreenScenario", "CanaryScenario", "ScenarioBase",

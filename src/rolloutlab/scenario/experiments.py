@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from rolloutlab.analysis.checks import Check
-from rolloutlab.scenario_base import Analysis, Arms, ScenarioBase, Seconds, Versions, _Strict
+from rolloutlab.scenario.base import Analysis, Arms, ScenarioBase, Seconds, Versions, _Strict
 
 
 def guardrail_checks() -> list[Check]:

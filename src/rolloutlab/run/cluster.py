@@ -19,7 +19,7 @@ from typing import Any
 from rolloutlab import zoo
 from rolloutlab.engine import Engine, Hooks, Load
 from rolloutlab.errors import ClusterError, NotReady, RolloutLabError
-from rolloutlab.experiment import RunReport, drive, load_bound, smoke_spec
+from rolloutlab.run.program import RunReport, drive, load_bound, smoke_spec
 from rolloutlab.infra.routing_record import record_routing
 from rolloutlab.journal import Journal
 from rolloutlab.k8s_names import K8sNames

@@ -1,6 +1,6 @@
 """Run a scenario on the local target: bring the lab up if needed, drive the engine, write the report.
 
-`drive` is the target-neutral part (engine, journal, summary); experiment_cluster.py runs it on a cluster.
+`drive` is the target-neutral part (engine, journal, summary); run/cluster.py runs it on a cluster.
 """
 
 from __future__ import annotations
