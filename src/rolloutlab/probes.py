@@ -32,7 +32,7 @@ BAD_BODIES = {  # each must be answered 4xx (JSON) by a version that honours the
 }
 # Every request the router could not answer well: a version's 5xx, and NGINX's own 502/504 for an upstream
 # that refused, reset or timed out (those are counted again by kind in rolloutlab_router_upstream_failures).
-_ROUTER_FAILURES = 'sum(increase(rolloutlab_router_requests_total{code=~"5.."}[$w])) or vector(0)'
+ROUTER_FAILURES = 'sum(increase(rolloutlab_router_requests_total{code=~"5.."}[$w])) or vector(0)'
 # On a cluster the router is Envoy, which the lab's Prometheus does not scrape; the in-cluster load generator's
 # client metrics count what users saw. No load series at all (local load) gives NaN: "unknown", never a 0.
 CLIENT_FAILURES = ('sum(increase(rolloutlab_client_requests_total{job="load",outcome!="ok"}[$w])) '
@@ -58,7 +58,7 @@ class RouterProbes:
     version_urls: dict[str, str] = field(default_factory=dict)  # each version's own server, for the gates
     run_dir: Path | None = None
     timeout_s: float = 5.0
-    failures_query: str = _ROUTER_FAILURES  # failed requests around a switch, over $w
+    failures_query: str = ROUTER_FAILURES  # failed requests around a switch, over $w
 
     def _post(self, session: requests.Session, body: bytes, headers: dict[str, str]) -> tuple[int, str, dict, float]:
         started = time.perf_counter()

@@ -22,7 +22,8 @@ import pytest
 from kubernetes import client
 
 from rolloutlab.run.program import RunReport
-from rolloutlab.run.cluster import ClusterLab, cluster_router, find_lab, keep_running, run_with
+from rolloutlab.run.cluster import run_with
+from rolloutlab.targets.cluster_lab import ClusterLab, cluster_router, find_lab, keep_running
 from rolloutlab.journal import read_journal
 from rolloutlab.paths import new_run_dir
 from rolloutlab.routing import RoutingState, preview_rule

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from rolloutlab.cli import main
 from rolloutlab.errors import ClusterError, LoadError
-from rolloutlab.run.cluster import find_lab, keep_running
+from rolloutlab.targets.cluster_lab import find_lab, keep_running
 from rolloutlab.load.cluster_swarm import ClusterSwarm
 from rolloutlab.scenario import load_scenario
 

@@ -94,5 +94,5 @@ def test_factory_picks_the_kubernetes_router_by_name() -> None:
 
 def test_factory_without_kubeconfig_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
-    with pytest.raises(RoutingError, match="no usable kubeconfig for the Kubernetes router"):
+    with pytest.raises(RoutingError, match=r"no usable kubeconfig for context \(current\)"):
         kubernetes_router("gateway-api", K8sNames(), ["v1"])

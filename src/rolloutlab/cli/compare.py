@@ -45,6 +45,7 @@ def compare(names: tuple[str, ...], overrides: tuple[str, ...], time_scale: floa
     from rolloutlab.cli.live import progress_view
     from rolloutlab.comparison import adhoc_comparison, describe, load_comparison, resolve_comparison, run_comparison
     from rolloutlab.run.program import run_scenario
+    from rolloutlab.targets.local import LocalTarget
 
     try:
         path = resolve_comparison(names[0]) if len(names) == 1 else None
@@ -63,8 +64,8 @@ def compare(names: tuple[str, ...], overrides: tuple[str, ...], time_scale: floa
 
     def run_one(scenario, index: int):  # type: ignore[no-untyped-def]
         with progress_view(f"{comparison.name} {index + 1}/{len(scenarios)}: {scenario.name}") as (progress, on_event):
-            report = run_scenario(scenario, lab_home(), ready_timeout=ready_timeout, progress=progress,
-                                  on_event=on_event)
+            target = LocalTarget(lab_home(), ready_timeout=ready_timeout)
+            report = run_scenario(scenario, target, lab_home(), progress=progress, on_event=on_event)
         say(f"{scenario.name}: {report.outcome.outcome.upper()} — {report.outcome.reason}")
         return report
 

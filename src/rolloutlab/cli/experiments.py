@@ -169,16 +169,12 @@ def run(scenario: str, target: str, overrides: tuple[str, ...], time_scale: floa
     started = time.monotonic()
     try:
         with progress_view(f"{spec.name}: {spec.describe()}") as (progress, on_event):
-            if on_cluster:
-                from rolloutlab.run.cluster import run_on_cluster
+            from rolloutlab.run.program import run_scenario
+            from rolloutlab.targets.factory import target_for
 
-                report = run_on_cluster(spec, lab_home(), target, load_from=load_from, ready_timeout=ready_timeout,
-                                        progress=progress)
-            else:
-                from rolloutlab.run.program import run_scenario
-
-                report = run_scenario(spec, lab_home(), keep_up=keep_up, router_port=router_port,
-                                      ready_timeout=ready_timeout, progress=progress, on_event=on_event)
+            where = target_for(target, lab_home(), keep_up=keep_up, router_port=router_port,
+                               ready_timeout=ready_timeout, load_from=load_from)
+            report = run_scenario(spec, where, lab_home(), progress=progress, on_event=on_event)
     except KeyboardInterrupt:
         click.secho("interrupted" + (": the lab was stopped" if not on_cluster else ""), fg="yellow", err=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -32,7 +32,9 @@ def kubernetes_router(kind: str, names: K8sNames, versions: Iterable[str], api_c
         raise RoutingError(f"unknown Kubernetes router {kind!r}; choose one of {', '.join(KUBERNETES_ROUTERS)}")
     from kubernetes import client
 
-    api_client = api_client or _kubeconfig_client()
+    from rolloutlab.routers.kube_api import kubeconfig_client
+
+    api_client = api_client or kubeconfig_client()
     if kind == "gateway-api":
         from rolloutlab.routers.gateway_api import GatewayApiRouter
 
@@ -41,13 +43,3 @@ def kubernetes_router(kind: str, names: K8sNames, versions: Iterable[str], api_c
 
     return ServiceSelectorRouter(client.CoreV1Api(api_client), names, versions)
 
-
-def _kubeconfig_client() -> Any:
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    try:
-        config.load_kube_config()
-    except (ConfigException, OSError) as exc:
-        raise RoutingError(f"no usable kubeconfig for the Kubernetes router: {exc}") from exc
-    return client.ApiClient()

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from rolloutlab.errors import RoutingError
+from rolloutlab.errors import RolloutLabError, RoutingError
 
 MERGE_PATCH = "application/merge-patch+json"
 T = TypeVar("T")
@@ -26,6 +26,17 @@ def call(what: str, request: Callable[[], T]) -> T:
         raise RoutingError(f"{what}: Kubernetes API answered {exc.status} {exc.reason}: {_message(exc)}") from exc
     except HTTPError as exc:
         raise RoutingError(f"{what}: cannot reach the Kubernetes API ({exc})") from exc
+
+
+def kubeconfig_client(context: str = "", error: type[RolloutLabError] = RoutingError) -> Any:
+    """The lab's one kubeconfig loader: an API client for a context ('' = the current one), or `error` saying why not."""
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        return config.new_client_from_config(context=context or None)
+    except (ConfigException, OSError) as exc:
+        raise error(f"no usable kubeconfig for context {context or '(current)'}: {exc}") from None
 
 
 def _message(exc: ApiException) -> str:

@@ -1,6 +1,7 @@
-"""Run a scenario on the local target: bring the lab up if needed, drive the engine, write the report.
+"""The one run program: a scenario's strategy, driven by the engine over any Target (targets/base.py).
 
-`drive` is the target-neutral part (engine, journal, summary); run/cluster.py runs it on a cluster.
+`run_scenario` asks the Target for everything that depends on where the run runs; `drive` is the
+target-neutral part (engine, journal, reports), also used by tests that bring their own parts.
 """
 
 from __future__ import annotations
@@ -11,21 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rolloutlab.engine import Engine, Hooks, Load, OnEvent, RunOutcome
-from rolloutlab.errors import LabError
+from rolloutlab.errors import LabError, RolloutLabError
 from rolloutlab.journal import Journal
 from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
 from rolloutlab.metrics.base import MetricsSource
 from rolloutlab.metrics.sampler import LiveSampler
-from rolloutlab.metrics.prometheus import PrometheusSource
 from rolloutlab.paths import new_run_dir, project_root
 from rolloutlab.report.build import build_report
 from rolloutlab.report.evidence import save_evidence
 from rolloutlab.probes import RouterProbes
 from rolloutlab.routers.base import TrafficRouter
-from rolloutlab.scenario import BlueGreenScenario, Smoke, ScenarioBase
+from rolloutlab.scenario import AbTestScenario, BanditScenario, BlueGreenScenario, ScenarioBase, Smoke
 from rolloutlab.strategies.base import Strategy
 from rolloutlab.strategies.factory import check_feasible, strategy_for
-from rolloutlab.targets.local import LocalTarget
+from rolloutlab.targets.base import Target
 from rolloutlab import zoo
 
 Progress = Callable[[str], None]
@@ -40,82 +40,99 @@ class RunReport:
     html: Path | None = None
 
 
-def plan_strategy(scenario: ScenarioBase, progress: Progress) -> Strategy:
-    """Build the versions (once each), read their held-out accuracy, and check the design can finish:
-    an experiment the load cannot power is refused here, before any process starts."""
-    started = time.monotonic()
-    built = zoo.ensure_built(scenario.versions.all, progress=progress)
-    if built:  # the same line as LocalTarget.up prints (the fresh-machine test reads the build time from it)
-        progress(f"built model versions {', '.join(built)} into {zoo.bentoml_home()} "
-                 f"in {time.monotonic() - started:.0f}s")
-    catalogue = zoo.load_catalogue()
-    rates = {v: float(e["accuracy"]) for v in scenario.versions.all
-             if (e := zoo.evaluation(catalogue, v)) is not None and e.get("accuracy") is not None}
+def plan_strategy(scenario: ScenarioBase, progress: Progress, *, build: bool = True) -> Strategy:
+    """Read the versions' held-out accuracy (building them once each if needed) and check the design can finish:
+    an experiment the load cannot power is refused here, before anything starts.
+
+    build=False (a cluster, whose images are already built): build only when the strategy needs a rate the
+    local store does not hold yet (an A/B test without baseline_rate, a bandit's oracle)."""
+    if build or _missing_rates(scenario):
+        started = time.monotonic()
+        built = zoo.ensure_built(scenario.versions.all, progress=progress)
+        if built:  # the same line as LocalTarget.up prints (the fresh-machine test reads the build time from it)
+            progress(f"built model versions {', '.join(built)} into {zoo.bentoml_home()} "
+                     f"in {time.monotonic() - started:.0f}s")
+    rates = held_out_rates(scenario)
     plan = check_feasible(scenario, rates)
     if plan:
         progress(plan)
     return strategy_for(scenario, rates)
 
 
-def run_scenario(
-    scenario: ScenarioBase,
-    home: Path,
-    *,
-    keep_up: bool = False,
-    router_port: int | None = None,
-    ready_timeout: float = 90.0,
-    progress: Progress = lambda _: None,
-    on_event: OnEvent | None = None,
-) -> RunReport:
-    target = LocalTarget(home)
+def held_out_rates(scenario: ScenarioBase) -> dict[str, float]:
+    """Each built version's held-out accuracy from the local store (versions not built are left out)."""
+    catalogue = zoo.load_catalogue()
+    return {v: float(e["accuracy"]) for v in scenario.versions.all
+            if (e := zoo.evaluation(catalogue, v)) is not None and e.get("accuracy") is not None}
+
+
+def _missing_rates(scenario: ScenarioBase) -> bool:
+    if isinstance(scenario, BanditScenario) or (
+            isinstance(scenario, AbTestScenario) and scenario.experiment.baseline_rate is None):
+        return any(v not in held_out_rates(scenario) for v in scenario.versions.all)
+    return False
+
+
+def run_scenario(scenario: ScenarioBase, target: Target, home: Path, *, progress: Progress = lambda _: None,
+                 on_event: OnEvent | None = None) -> RunReport:
+    """The one run program: the scenario's strategy, driven by the engine over any Target, then the reports."""
+    holdout = zoo.holdout_path()
+    strategy = plan_strategy(scenario, progress, build=target.builds_versions)
+    if not holdout.is_file():
+        raise LabError(f"no held-out rows at {holdout} (smoke tests, gates and the load send them); "
+                       "`rolloutlab models build v1` writes them")
     versions = scenario.versions.all
-    strategy = plan_strategy(scenario, progress)
-    running = target.running_state()
-    started_here = running is None
-    if running is not None:
-        missing = [v for v in versions if v not in running.versions]
-        if missing:
-            raise LabError(
-                f"the running lab serves {', '.join(running.versions)} but {scenario.name} needs "
-                f"{', '.join(missing)}; run `rolloutlab down` first"
-            )
-        progress(f"using the running lab at {running.endpoints.router_url}")
-    else:
-        target.up(versions, router_port=router_port, ready_timeout=ready_timeout, progress=progress)
+    target.prepare(scenario, progress)
     try:
-        state = target.running_state()
-        assert state is not None
-        endpoints = state.endpoints
+        endpoints = target.endpoints()
         run_dir = new_run_dir(home, scenario.name)
         progress(f"run directory {run_dir}")
         journal = Journal(run_dir / "journal.jsonl")
-        load = LocustRunner(
-            LoadSpec.from_load(
-                scenario.load,  # its shape, seed, population and feedback delay; the rollout sets the duration
-                host=endpoints.router_url,
-                holdout=zoo.holdout_path(),
-                max_seconds=load_bound(scenario),
-                keep_duration=False,
-                locustfile=project_root() / "loadtests" / "locustfile.py",
-                file_sd_dir=target.file_sd_dir,  # client metrics beside the servers' in Prometheus
-                labels={"run": run_dir.name},
-            ),
-            run_dir / "load",
-        )
-        metrics = PrometheusSource(endpoints.prometheus_url)
-        # A lab that was up before this run is the user's: a blue-green leaves its blue running there.
-        retire = target.retire if started_here else (lambda v: f"{v} left running: the lab was up before this run")
-        hooks = RouterProbes(endpoints.router_url, zoo.holdout_path(), smoke_spec(scenario), metrics, retire,
-                             target.prediction_log, endpoints.versions, run_dir)
-        return drive(scenario, run_dir, journal, target.router(), metrics, load=load, hooks=hooks,
-                     progress=progress, strategy=strategy, run_label=run_dir.name, on_event=on_event,
+        journal.write("target", **target.describe())
+        load = target.load(LoadSpec.from_load(
+            scenario.load,  # its shape, seed, population and feedback delay; the rollout sets the duration
+            host=endpoints.router_url, holdout=holdout, max_seconds=load_bound(scenario), keep_duration=False,
+            locustfile=project_root() / "loadtests" / "locustfile.py",
+            labels={"run": run_dir.name}), run_dir, progress)
+        metrics = target.metrics()
+        router = target.router()
+        hooks = RouterProbes(endpoints.router_url, holdout, smoke_spec(scenario), metrics, target.retire,
+                             target.prediction_log, endpoints.versions, run_dir, failures_query=target.failures_query)
+        return drive(scenario, run_dir, journal, router, metrics, load=load, hooks=hooks, progress=progress,
+                     strategy=strategy, run_label=run_dir.name, on_event=on_event,
+                     after=_with_load_stats(load, journal, target.after_run(router, journal, progress)),
                      # While Prometheus and the servers still run (also after an abort or a crash of the
                      # engine): what the report needs beyond the journal, so it can be rebuilt later.
-                     evidence=lambda: save_evidence(run_dir, metrics, versions, target.prediction_log))
+                     evidence=lambda: save_evidence(run_dir, metrics, versions, _tolerant(target.prediction_log, progress)))
     finally:
-        if started_here and not keep_up:
-            progress("stopping the lab")
-            target.down()
+        target.teardown(progress)
+
+
+def _tolerant(log_of: Callable[[str], Path], progress: Progress) -> Callable[[str], Path]:
+    """The report's copy of the prediction logs is evidence, not the verdict: a log that cannot be read is
+    said and left out (a path that does not exist), so the report is still written."""
+
+    def read(version: str) -> Path:
+        try:
+            return log_of(version)
+        except RolloutLabError as exc:
+            progress(f"WARNING: {version}'s prediction log is not in the report: {exc}")
+            return Path("/nonexistent") / version
+
+    return read
+
+
+def _with_load_stats(load: Load, journal: Journal, after: Callable[[Engine], None]) -> Callable[[Engine], None]:
+    """`after`, preceded by the load generator's own totals where it keeps them apart (the in-cluster Locust's;
+    a local run's are in its load/ CSV files)."""
+
+    def both(engine: Engine) -> None:
+        stats = getattr(load, "stats", lambda: None)()
+        if stats is not None and not isinstance(load, LocustRunner):
+            journal.write("load_stats", **stats.__dict__)
+        after(engine)
+
+    return both
 
 
 def load_bound(scenario: ScenarioBase) -> float:

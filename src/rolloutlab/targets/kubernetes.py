@@ -12,16 +12,34 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
+from urllib.parse import urlsplit
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
-from rolloutlab.errors import ClusterError, LoadError
+from rolloutlab.errors import ClusterError, LoadError, NotReady
+from rolloutlab.load.cluster_swarm import ClusterSwarm
+from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
 from rolloutlab.paths import project_root, write_atomically
+from rolloutlab.probes import CLIENT_FAILURES
+from rolloutlab.routers.base import TrafficRouter
+from rolloutlab.routers.route_and_stable import RouteAndStableRouter
+from rolloutlab.targets.cluster_lab import (
+    LOAD_SOURCES,
+    ClusterLab,
+    api_client,
+    check_mirroring,
+    cluster_router,
+    find_lab,
+    keep_running,
+    record_back,
+)
+from rolloutlab.targets.forwarded_metrics import ForwardedPrometheus
 from rolloutlab.targets.local import Endpoints
 from rolloutlab.targets.processes import (
     ProcessRecord,
@@ -32,10 +50,30 @@ from rolloutlab.targets.processes import (
     wait_until_ready,
 )
 
+if TYPE_CHECKING:
+    from rolloutlab.engine import Engine
+    from rolloutlab.journal import Journal
+    from rolloutlab.scenario import ScenarioBase
+
 Progress = Callable[[str], None]
 STACKS = ("kind", "minikube", "existing")
 # What each forward reaches (a key of the stack's `endpoints` output) and the path that proves it works.
 FORWARDS = {"router": "/readyz", "prometheus": "/-/ready", "load": "/"}
+VERSION_ROLE, VERSION_READY = "version ", "/readyz"  # a version's own Service, forwarded for the gates
+
+
+def _forward_target(endpoints: dict[str, Any], role: str) -> dict[str, Any]:
+    """namespace / service / port of what a role's forward reaches (a version's from its in-cluster URL)."""
+    if not role.startswith(VERSION_ROLE):
+        if not endpoints.get(role):
+            raise ClusterError(f"the stack's outputs name no Service for the {role}")
+        return endpoints[role]
+    version = role[len(VERSION_ROLE):]
+    if version not in (endpoints.get("versions") or {}):
+        raise ClusterError(f"the stack's outputs name no Service for version {version}")
+    url = urlsplit(endpoints["versions"][version])
+    service, namespace = (url.hostname or "").split(".")[:2]
+    return {"service": service, "namespace": namespace, "port": url.port or 80}
 
 
 class StackDriver(Protocol):
@@ -139,8 +177,13 @@ class ClusterState:
 class KubernetesTarget:
     """The lab on a Kubernetes cluster: a Pulumi stack plus port-forwards on 127.0.0.1."""
 
+    kind = "kubernetes"
+    builds_versions = False  # the stack deploys images; planning builds only what a strategy's rates need
+    failures_query = CLIENT_FAILURES
+
     def __init__(self, home: Path, stack: str = "kind", driver: StackDriver | None = None,
-                 kubectl: str | None = None) -> None:
+                 kubectl: str | None = None, *, load_from: str | None = None, ready_timeout: float = 60.0,
+                 work_dir: Path | None = None, api: Any = None) -> None:
         if stack not in STACKS:
             raise ClusterError(f"unknown Kubernetes stack {stack!r} (stacks: {', '.join(STACKS)})")
         self.stack = stack
@@ -148,6 +191,13 @@ class KubernetesTarget:
         self.kubectl = kubectl
         self.dir = home / "cluster" / stack
         self.state_file = self.dir / "state.json"
+        # The run contract's settings (targets/base.py): where load comes from, the stack's Pulumi project.
+        self.load_from, self.ready_timeout = load_from, ready_timeout
+        self.work_dir = work_dir or project_root()
+        self.api = api
+        self.lab: ClusterLab | None = None
+        self._router: RouteAndStableRouter | None = None
+        self.opened_here = False
 
     # --- state -------------------------------------------------------------------------------
     def load_state(self) -> ClusterState | None:
@@ -186,37 +236,77 @@ class KubernetesTarget:
     def _forward(self, outputs: dict[str, Any], kubectl: str, timeout: float, progress: Progress) -> Endpoints:
         self._stop_forwards(self.load_state())
         endpoints = outputs.get("endpoints") or {}
-        context = (outputs.get("cluster") or {}).get("context", "")
         state = ClusterState(self.stack, outputs=outputs)
         checks: dict[str, tuple[ProcessRecord, str]] = {}
         try:
-            for role, path in FORWARDS.items():
-                target = endpoints.get(role)
-                if not target:
+            for role in FORWARDS:
+                if not endpoints.get(role):
                     continue  # e.g. no load generator when loadWorkers is 0
-                port = free_port()
-                argv = [kubectl, *(["--context", context] if context else []), "--namespace", target["namespace"],
-                        "port-forward", "--address", "127.0.0.1", f"service/{target['service']}",
-                        f"{port}:{target['port']}"]
-                record = spawn(f"forward {role}", argv, self.dir / "logs" / f"forward-{role}.log")
-                state.ports[role] = port
-                state.forwards.append(record)
-                self._save(state)
-                checks[record.name] = (record, f"http://127.0.0.1:{port}{path}")
-                progress(f"forwarding 127.0.0.1:{port} to {target['service']}.{target['namespace']} (pid {record.pid})")
+                record, url = self._spawn_forward(state, role, free_port(), kubectl, progress)
+                checks[record.name] = (record, url)
             wait_until_ready(checks, timeout, lambda name, s: progress(f"{name} answers after {s:.1f}s"))
         except BaseException:
             self._stop_forwards(state)
             raise
         return self._endpoints(state)
 
+    def _spawn_forward(self, state: ClusterState, role: str, port: int, kubectl: str,
+                       progress: Progress) -> tuple[ProcessRecord, str]:
+        """Start `kubectl port-forward` of one role's Service on this port; returns it and its readiness URL."""
+        target = _forward_target(state.outputs.get("endpoints") or {}, role)
+        context = (state.outputs.get("cluster") or {}).get("context", "")
+        argv = [kubectl, *(["--context", context] if context else []), "--namespace", target["namespace"],
+                "port-forward", "--address", "127.0.0.1", f"service/{target['service']}", f"{port}:{target['port']}"]
+        record = spawn(f"forward {role}", argv, self.dir / "logs" / f"forward-{role}.log")
+        state.ports[role] = port
+        state.forwards = [p for p in state.forwards if p.name != record.name] + [record]
+        self._save(state)
+        progress(f"forwarding 127.0.0.1:{port} to {target['service']}.{target['namespace']} (pid {record.pid})")
+        return record, f"http://127.0.0.1:{port}{FORWARDS.get(role, VERSION_READY)}"
+
+    def reforward(self, role: str, timeout: float = 20.0, progress: Progress = lambda _: None) -> str:
+        """Re-establish one port-forward on its port (kubectl port-forward exits at the first stream error),
+        so every URL a run holds keeps working; returns what was done. ClusterError when it cannot."""
+        state = self.load_state()
+        if state is None or role not in state.ports:
+            raise ClusterError(f"no port-forward for the {role} on stack {self.stack} to re-establish "
+                               f"(`rolloutlab cluster connect --stack {self.stack}`)")
+        old = next((p for p in state.forwards if p.name == f"forward {role}"), None)
+        if old is not None:
+            stop(old)  # alive but not answering is as dead: its port is needed again
+        record, url = self._spawn_forward(state, role, state.ports[role], self._kubectl(), progress)
+        try:
+            wait_until_ready({record.name: (record, url)}, timeout)
+        except NotReady as exc:
+            raise ClusterError(f"the {role}'s port-forward on stack {self.stack} could not be re-established: {exc} "
+                               f"(log: {record.log})") from None
+        return f"re-established the {role}'s port-forward on 127.0.0.1:{state.ports[role]} (pid {record.pid})"
+
     def _endpoints(self, state: ClusterState) -> Endpoints:
-        endpoints = state.outputs.get("endpoints") or {}
+        # A version's own URL is its forwarded Service (opened for the gates, forward_versions); in-cluster
+        # URLs (the stack's outputs) are of no use from this machine.
         return Endpoints(
             router_url=f"http://127.0.0.1:{state.ports['router']}",
             prometheus_url=f"http://127.0.0.1:{state.ports['prometheus']}",
-            versions=dict(endpoints.get("versions") or {}),
+            versions={role[len(VERSION_ROLE):]: f"http://127.0.0.1:{port}" for role, port in state.ports.items()
+                      if role.startswith(VERSION_ROLE)},
         )
+
+    def forward_versions(self, versions: list[str], timeout: float = 60.0, progress: Progress = lambda _: None) -> None:
+        """Port-forward each version's own Service (the pre-deploy gates talk to one server, not the route)."""
+        state = self.load_state()
+        if state is None or not state.ports:
+            raise ClusterError(f"the lab is not connected on stack {self.stack}")
+        kubectl, checks = self._kubectl(), {}
+        for version in versions:
+            if VERSION_ROLE + version not in state.ports:
+                record, url = self._spawn_forward(state, VERSION_ROLE + version, free_port(), kubectl, progress)
+                checks[record.name] = (record, url)
+        try:
+            wait_until_ready(checks, timeout, lambda name, s: progress(f"{name} answers after {s:.1f}s"))
+        except NotReady as exc:
+            raise ClusterError(f"the gates need each version's own server, but its port-forward did not answer: {exc}"
+                               ) from None
 
     def _kubectl(self) -> str:
         found = self.kubectl or shutil.which("kubectl")
@@ -258,6 +348,97 @@ class KubernetesTarget:
             result["endpoints"] = self._endpoints(state).__dict__
         return result
 
+    # --- the run contract (targets/base.py) --------------------------------------------------
+    def prepare(self, scenario: ScenarioBase, progress: Progress) -> bool:
+        """Find the deployed stack and its versions, the route to drive, and open the port-forwards.
+
+        Returns whether this run opened the forwards (teardown stops only those); it never deploys."""
+        if self.load_from is not None and self.load_from not in LOAD_SOURCES:
+            raise ClusterError(f"unknown load source {self.load_from!r} (choose {' or '.join(LOAD_SOURCES)})")
+        lab = find_lab(scenario, self.stack, self.driver)
+        self.load_from = self.load_from or ("cluster" if lab.has_load_generator else "local")
+        if self.load_from == "cluster" and not lab.has_load_generator:
+            raise ClusterError(f"stack {self.stack} runs no load generator (rolloutlab:loadWorkers is 0); use --load local")
+        self.lab = lab
+        api = self.api or api_client(lab.context)
+        mirroring = check_mirroring(scenario, lab, api)
+        if mirroring:
+            progress(mirroring)
+        self._router = cluster_router(scenario, lab, api)
+        progress(f"HTTPRoute {lab.names.namespace}/{lab.names.httproute} serves {self._router.current().describe()}")
+        self.opened_here = not self.status().get("up")
+        try:
+            self.connect(ready_timeout=self.ready_timeout, progress=progress)
+        except NotReady as exc:
+            raise ClusterError(f"the lab on stack {self.stack} cannot be reached through kubectl port-forward: {exc}\n"
+                               f"(are its pods running? `kubectl -n {lab.names.namespace} get pods`)") from None
+        if scenario.gates is not None:
+            self.forward_versions(scenario.versions.all, self.ready_timeout, progress)
+        return self.opened_here
+
+    def _lab(self) -> ClusterLab:
+        if self.lab is None:
+            raise ClusterError(f"stack {self.stack}: prepare() has not found the deployed lab yet")
+        return self.lab
+
+    def endpoints(self) -> Endpoints:
+        state = self.load_state()
+        if not state or not state.ports.get("router"):
+            raise ClusterError(f"the lab is not connected on stack {self.stack}; run `rolloutlab cluster connect "
+                               f"--stack {self.stack}`")
+        return self._endpoints(state)
+
+    def router(self) -> RouteAndStableRouter:
+        if self._router is None:
+            raise ClusterError(f"stack {self.stack}: prepare() has not found the route yet")
+        return self._router
+
+    def metrics(self) -> ForwardedPrometheus:
+        return ForwardedPrometheus(self.endpoints().prometheus_url, self)
+
+    def prediction_log(self, version: str) -> Path:
+        """The version's pods' prediction logs as of now (`kubectl logs` of every pod, JSON lines kept)."""
+        lab = self._lab()
+        selector = ",".join(f"{k}={v}" for k, v in lab.names.version_labels(version).items())
+        context = ["--context", lab.context] if lab.context else []
+        argv = [self._kubectl(), *context, "--namespace", lab.names.namespace, "logs", "--selector", selector,
+                "--tail=-1", "--max-log-requests=20"]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ClusterError(f"kubectl logs of {version}'s pods failed: {exc}") from None
+        if done.returncode != 0:
+            raise ClusterError(f"kubectl logs of {version}'s pods failed: {done.stderr.strip()[-300:]}")
+        path = self.dir / "predictions" / f"{version}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A pod's log also holds the server's own lines; the prediction log's are the JSON objects.
+        path.write_text("".join(line + "\n" for line in done.stdout.splitlines() if line.startswith("{")),
+                        encoding="utf-8")
+        return path
+
+    def load(self, spec: LoadSpec, run_dir: Path, progress: Progress) -> ClusterSwarm | LocustRunner:
+        if self.load_from == "cluster":
+            progress(f"load: the in-cluster Locust master with {spec.users} users; rate per user, seed and "
+                     f"shape as deployed (rolloutlab:loadEnv of {self._lab().stack_file})")
+            return ClusterSwarm(self, spec.users, float(spec.users))
+        return LocustRunner(spec, run_dir / "load")
+
+    def retire(self, version: str) -> str:
+        return keep_running(self._lab())(version)
+
+    def describe(self) -> dict[str, object]:
+        lab, endpoints = self._lab(), self.endpoints()
+        return {"kind": self.kind, "stack": lab.stack, "context": lab.context, "deployed": list(lab.deployed),
+                "router": endpoints.router_url, "prometheus": endpoints.prometheus_url, "load": self.load_from}
+
+    def after_run(self, router: TrafficRouter, journal: Journal, progress: Progress) -> Callable[[Engine], None]:
+        assert isinstance(router, RouteAndStableRouter), router
+        return record_back(self._lab(), self.work_dir, router, journal, progress)
+
+    def teardown(self, progress: Progress) -> None:
+        if self.opened_here:
+            self.down(destroy=False, progress=progress)
+
     # --- load in the cluster -----------------------------------------------------------------
     def load_url(self) -> str:
         state = self.load_state()
@@ -279,12 +460,27 @@ class KubernetesTarget:
             if time.monotonic() > deadline:
                 raise LoadError(f"only {connected} of {expected} Locust workers connected to the master after {timeout:.0f}s")
             time.sleep(1)
-        response = requests.post(f"{url}/swarm", data={"user_count": users, "spawn_rate": spawn_rate}, timeout=10)
-        if response.status_code != 200 or not response.json().get("success", False):
+        try:
+            response = requests.post(f"{url}/swarm", data={"user_count": users, "spawn_rate": spawn_rate}, timeout=10)
+            started = response.status_code == 200 and response.json().get("success", False)
+        except (requests.RequestException, ValueError) as exc:
+            raise LoadError(f"the Locust master at {url} could not be asked to start: {exc}") from None
+        if not started:
             raise LoadError(f"the Locust master refused to start: HTTP {response.status_code} {response.text[:200]}")
 
     def stop_load(self) -> None:
-        requests.post(f"{self.load_url()}/stop", timeout=10).raise_for_status()
+        url = self.load_url()
+        try:
+            requests.post(f"{url}/stop", timeout=10).raise_for_status()
+            return
+        except requests.RequestException as exc:  # the lab's own error at the target's boundary, never requests'
+            failure = f"the Locust master at {url} could not be asked to stop: {exc}"
+        # A dropped forward must not leave the in-cluster load running: re-establish it and ask again.
+        try:
+            self.reforward("load")
+            requests.post(f"{url}/stop", timeout=10).raise_for_status()
+        except (ClusterError, requests.RequestException) as again:
+            raise LoadError(f"{failure}; then: {again}") from None
 
     def load_stats(self) -> dict[str, Any]:
         """The master's aggregated statistics (Locust's /stats/requests JSON)."""

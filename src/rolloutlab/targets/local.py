@@ -8,15 +8,20 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rolloutlab import zoo
 from rolloutlab.errors import LabError, RoutingError
+from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
+from rolloutlab.metrics.prometheus import PrometheusSource
+from rolloutlab.probes import ROUTER_FAILURES
 from rolloutlab.paths import write_atomically
 from rolloutlab.routers.factory import nginx_router
 from rolloutlab.routers.journaled import JOURNAL_NAME, JournaledRouter, record_state
 from rolloutlab.routers.nginx import write_config
+from rolloutlab.routers.base import TrafficRouter
 from rolloutlab.routers.nginx_config import METRICS_PATH, NginxLayout
 from rolloutlab.routing import RoutingState
 from rolloutlab.targets.processes import (
@@ -33,6 +38,11 @@ from rolloutlab.targets.programs import find_program
 from rolloutlab.targets.prometheus_config import render_prometheus_config
 from rolloutlab.targets.warm_up import WARM_UP_REQUESTS, warm_up
 from rolloutlab.zoo.server import PREDICTION_LOG, serving_env
+
+if TYPE_CHECKING:
+    from rolloutlab.engine import Engine
+    from rolloutlab.journal import Journal
+    from rolloutlab.scenario import ScenarioBase
 
 Progress = Callable[[str], None]
 
@@ -81,13 +91,66 @@ class LabState:
 
 
 class LocalTarget:
-    """Processes on 127.0.0.1 under <home>/lab: state.json, logs/, nginx/, prometheus/."""
+    """Processes on 127.0.0.1 under <home>/lab: state.json, logs/, nginx/, prometheus/.
 
-    def __init__(self, home: Path) -> None:
+    Also the run contract (targets/base.py): `prepare` finds the running lab or starts one, `teardown`
+    stops it again only if this run started it (and not with keep_up).
+    """
+
+    kind = "local"
+    builds_versions = True  # prepare builds what is missing (so planning may build first)
+    failures_query = ROUTER_FAILURES
+
+    def __init__(self, home: Path, *, keep_up: bool = False, router_port: int | None = None,
+                 ready_timeout: float = 90.0) -> None:
         self.dir = home / "lab"
         self.state_file = self.dir / "state.json"
         # Prometheus scrapes whatever JSON target files appear here (see write_file_sd_target).
         self.file_sd_dir = self.dir / "prometheus" / "targets"
+        self.keep_up, self.router_port, self.ready_timeout = keep_up, router_port, ready_timeout
+        self.prepared = self.started_here = False  # set by prepare: is this run's lab its own?
+
+    # --- the run contract (targets/base.py) --------------------------------------------------
+    def prepare(self, scenario: ScenarioBase, progress: Progress) -> bool:
+        versions = scenario.versions.all
+        running = self.running_state()
+        if running is not None:
+            missing = [v for v in versions if v not in running.versions]
+            if missing:
+                raise LabError(f"the running lab serves {', '.join(running.versions)} but {scenario.name} needs "
+                               f"{', '.join(missing)}; run `rolloutlab down` first")
+            progress(f"using the running lab at {running.endpoints.router_url}")
+        else:
+            self.up(versions, router_port=self.router_port, ready_timeout=self.ready_timeout, progress=progress)
+            self.started_here = True
+        self.prepared = True
+        return self.started_here
+
+    def endpoints(self) -> Endpoints:
+        state = self.running_state()
+        if state is None:
+            raise LabError("the lab is not up; start it with `rolloutlab up` or `rolloutlab run <scenario>`")
+        return state.endpoints
+
+    def metrics(self) -> PrometheusSource:
+        return PrometheusSource(self.endpoints().prometheus_url)
+
+    def load(self, spec: LoadSpec, run_dir: Path, progress: Progress) -> LocustRunner:
+        # Client metrics beside the servers' in the lab's Prometheus (file service discovery).
+        return LocustRunner(replace(spec, file_sd_dir=self.file_sd_dir), run_dir / "load")
+
+    def describe(self) -> dict[str, object]:
+        endpoints = self.endpoints()
+        return {"kind": self.kind, "router": endpoints.router_url, "prometheus": endpoints.prometheus_url,
+                "started_here": self.started_here}
+
+    def after_run(self, router: TrafficRouter, journal: Journal, progress: Progress) -> Callable[[Engine], None]:
+        return lambda _engine: None  # the lab's own routing journal already holds the state in force
+
+    def teardown(self, progress: Progress) -> None:
+        if self.started_here and not self.keep_up:
+            progress("stopping the lab")
+            self.down()
 
     # --- state -------------------------------------------------------------------------------
     def load_state(self) -> LabState | None:
@@ -257,7 +320,11 @@ class LocalTarget:
         return self.dir / "serving" / version / PREDICTION_LOG
 
     def retire(self, version: str) -> str:
-        """Stop one version's server (and its workers) once no routing state uses it; the rest keeps running."""
+        """Stop one version's server (and its workers) once no routing state uses it; the rest keeps running.
+
+        A lab that was up before this run is the user's: a blue-green leaves its blue running there."""
+        if self.prepared and not self.started_here:
+            return f"{version} left running: the lab was up before this run"
         state = self.running_state()
         if state is None or version not in state.versions:
             return f"{version} was not running"
