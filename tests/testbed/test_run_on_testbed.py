@@ -13,6 +13,7 @@ plans nothing and `pulumi up --refresh` keeps v2 serving.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -194,3 +195,72 @@ def test_run_check_on_the_cli_reads_the_stack_and_its_route(deployed: Deployed, 
                              env=env, capture_output=True, text=True, timeout=120, check=False)
     assert missing.returncode == 1
     assert "stack existing deploys v1, v2, but canary-slow needs slow" in missing.stderr, missing.stderr
+
+
+def _check(testbed: ControlPlane, deployed: Deployed, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**testbed.env, "ROLLOUTLAB_PROJECT": str(deployed.work_dir)}
+    return subprocess.run([sys.executable, "-m", "rolloutlab.cli", "run", *args, "--target", STACK, "--check"],
+                          env=env, capture_output=True, text=True, timeout=180, check=False)
+
+
+def test_run_check_renders_every_routing_state_the_strategy_can_produce(deployed: Deployed,
+                                                                       testbed: ControlPlane) -> None:
+    from rolloutlab.errors import RoutingError
+    from rolloutlab.k8s_names import K8sNames
+    from rolloutlab.routers.httproute import render_httproute
+
+    with record("rolloutlab run canary-basic / ab-accuracy --check (every routing state, dry-run)"):
+        canary = _check(testbed, deployed, "canary-basic")
+        ab = _check(testbed, deployed, "ab-accuracy")
+    assert canary.returncode == 0, canary.stdout + canary.stderr
+    assert "routing: every state canary-basic's strategy can produce (4, from simulated runs)" in canary.stdout
+    # A/B asks for sticky routing: --check says so before anything starts exactly when the route cannot carry it.
+    try:
+        render_httproute(_sticky_state(), K8sNames())
+        renders = True
+    except RoutingError:
+        renders = False
+    if renders:
+        assert ab.returncode == 0 and "routing: every state ab-accuracy's strategy" in ab.stdout, ab.stdout + ab.stderr
+    else:
+        assert ab.returncode == 1, ab.stdout + ab.stderr
+        assert "cannot carry out" in ab.stderr and "sticky" in ab.stderr, ab.stderr
+        assert "ready:" not in ab.stdout
+
+
+def _sticky_state() -> RoutingState:
+    """The state an A/B test asks for (as strategies/ab_test.py builds it)."""
+    from rolloutlab.run.routing_check import reachable_states
+    from rolloutlab.strategies.factory import strategy_for
+
+    spec, rates = load_scenario("ab-accuracy"), {"v1": 0.94, "v2": 0.99}
+    states = reachable_states(spec, strategy_for(spec, rates), rates)
+    return next(s for s in states if s.sticky)
+
+
+def test_mirroring_is_refused_up_front_when_the_gateway_class_says_it_cannot(deployed: Deployed,
+                                                                             testbed: ControlPlane) -> None:
+    def publish(features: list[str] | None) -> None:
+        status = {"supportedFeatures": [{"name": f} for f in features]} if features is not None else \
+            {"supportedFeatures": None}
+        done = testbed.kubectl("patch", "gatewayclass", "rolloutlab", "--subresource=status", "--type=merge",
+                               "-p", json.dumps({"status": status}))
+        assert done.returncode == 0, done.stderr
+
+    mirrored = ("bluegreen-basic", "--set", "pre_switch_mirror=20")
+    try:
+        with record("rolloutlab run bluegreen-basic (pre_switch_mirror) --check, three GatewayClass statuses"):
+            unpublished = _check(testbed, deployed, *mirrored)
+            publish(["HTTPRoute", "Gateway"])
+            refused = _check(testbed, deployed, *mirrored)
+            publish(["HTTPRoute", "Gateway", "HTTPRouteRequestMirror"])
+            supported = _check(testbed, deployed, *mirrored)
+    finally:
+        publish(None)
+    assert unpublished.returncode == 0, unpublished.stderr
+    assert "GatewayClass rolloutlab publishes no supportedFeatures" in unpublished.stdout
+    assert refused.returncode == 1 and "ready:" not in refused.stdout
+    assert ("needs pre_switch_mirror (20%), but GatewayClass rolloutlab (Gateway rolloutlab/rolloutlab-gateway) "
+            "does not support HTTPRouteRequestMirror") in refused.stderr, refused.stderr
+    assert supported.returncode == 0, supported.stderr
+    assert "GatewayClass rolloutlab supports HTTPRouteRequestMirror (pre_switch_mirror (20%))" in supported.stdout

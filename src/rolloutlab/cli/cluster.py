@@ -102,14 +102,22 @@ def load(stack: str, seconds: int, users: int, spawn_rate: float) -> None:
     from rolloutlab.targets.kubernetes import KubernetesTarget
 
     target = KubernetesTarget(lab_home(), stack)
-    target.start_load(users, spawn_rate)
-    started = time.monotonic()
+    # After a plain `pulumi up` nothing is forwarded yet: open the forwards here, and close them after.
+    opened_here = not target.status().get("up")
+    if opened_here:
+        target.connect(progress=say)
     try:
-        while (elapsed := time.monotonic() - started) < seconds:
-            time.sleep(min(5.0, seconds - elapsed))
-            stats = target.load_stats()
-            say(f"[{time.monotonic() - started:4.0f}s] {stats.get('user_count', 0)} users, "
-                f"{stats.get('total_rps', 0):.1f} req/s, failures {100 * stats.get('fail_ratio', 0):.2f}%")
+        target.start_load(users, spawn_rate)
+        started = time.monotonic()
+        try:
+            while (elapsed := time.monotonic() - started) < seconds:
+                time.sleep(min(5.0, seconds - elapsed))
+                stats = target.load_stats()
+                say(f"[{time.monotonic() - started:4.0f}s] {stats.get('user_count', 0)} users, "
+                    f"{stats.get('total_rps', 0):.1f} req/s, failures {100 * stats.get('fail_ratio', 0):.2f}%")
+        finally:
+            target.stop_load()
+        say("load stopped")
     finally:
-        target.stop_load()
-    say("load stopped")
+        if opened_here:
+            target.down(destroy=False, progress=say)

@@ -16,7 +16,9 @@ from rolloutlab.journal import Journal
 from rolloutlab.metrics.base import MetricsSource
 from rolloutlab.routers.factory import kubernetes_router
 from rolloutlab.routers.route_and_stable import RouteAndStableRouter
-from rolloutlab.run.program import RunReport, drive
+from rolloutlab.errors import ClusterError
+from rolloutlab.run.program import RunReport, drive, held_out_rates, plan_strategy
+from rolloutlab.run.routing_check import check_states, reachable_states
 from rolloutlab.scenario import ScenarioBase
 from rolloutlab.strategies.base import Strategy
 from rolloutlab.targets.cluster_lab import ClusterLab, api_client, check_mirroring, find_lab, record_back
@@ -25,13 +27,24 @@ from rolloutlab.targets.kubernetes import StackDriver
 Progress = Callable[[str], None]
 
 
-def check(scenario: ScenarioBase, stack: str, driver: StackDriver | None = None) -> list[str]:
-    """Everything a run needs short of the data plane: tools, stack, versions, kubeconfig, route and Service."""
+def check(scenario: ScenarioBase, stack: str, driver: StackDriver | None = None,
+          progress: Progress = lambda _: None) -> list[str]:
+    """Everything a run needs short of the data plane: tools, stack, versions, kubeconfig, route and Service,
+    mirroring support, and every routing state the strategy can produce (run/routing_check.py)."""
     lab = find_lab(scenario, stack, driver)
     client = api_client(lab.context)
     route = kubernetes_router("gateway-api", lab.names, lab.deployed, client)
     stable = kubernetes_router("service-selector", lab.names, lab.deployed, client)
     mirroring = check_mirroring(scenario, lab, client)
+    strategy = plan_strategy(scenario, progress, build=False)  # A/B and bandits need the held-out rates
+    states = reachable_states(scenario, strategy, held_out_rates(scenario))
+    from kubernetes.client import CustomObjectsApi
+
+    refused = check_states(states, lab.names, list(lab.deployed), CustomObjectsApi(client))
+    if refused:
+        raise ClusterError(f"{scenario.name}'s strategy can produce {len(refused)} of {len(states)} routing states "
+                           f"that the HTTPRoute on stack {stack} cannot carry out, so the run would stop there:\n  "
+                           + "\n  ".join(refused))
     return [
         f"stack {stack}: deploys {', '.join(lab.deployed)} in namespace {lab.names.namespace} "
         f"(kubeconfig context {lab.context or '(current)'})",
@@ -40,6 +53,8 @@ def check(scenario: ScenarioBase, stack: str, driver: StackDriver | None = None)
         "load: " + ("the in-cluster Locust master" if lab.has_load_generator else
                     "no load generator in the stack (rolloutlab:loadWorkers is 0), so --load local"),
         *([mirroring] if mirroring else []),
+        f"routing: every state {scenario.name}'s strategy can produce ({len(states)}, from simulated runs) "
+        "renders as an HTTPRoute and passes the API server's dry run",
     ]
 
 

@@ -78,12 +78,12 @@ def run_scenario(scenario: ScenarioBase, target: Target, home: Path, *, progress
     """The one run program: the scenario's strategy, driven by the engine over any Target, then the reports."""
     holdout = zoo.holdout_path()
     strategy = plan_strategy(scenario, progress, build=target.builds_versions)
-    if not holdout.is_file():
-        raise LabError(f"no held-out rows at {holdout} (smoke tests, gates and the load send them); "
-                       "`rolloutlab models build v1` writes them")
     versions = scenario.versions.all
-    target.prepare(scenario, progress)
+    target.prepare(scenario, progress)  # first: a target that cannot run the scenario says why before all else
     try:
+        if not holdout.is_file():
+            raise LabError(f"no held-out rows at {holdout} (smoke tests, gates and the load send them); "
+                           "`rolloutlab models build v1` writes them")
         endpoints = target.endpoints()
         run_dir = new_run_dir(home, scenario.name)
         progress(f"run directory {run_dir}")

@@ -10,7 +10,7 @@ measure, so a batch of runs can be answered together (one numpy call for all of 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,8 +173,11 @@ class SimulatedRun:
             result.first_failure = len(result.windows) - 1
 
 
-def run_batch(scenario: ScenarioBase, strategy: Strategy, world: World, seed: int, runs: int) -> list[RunResult]:
-    """`runs` seeded runs side by side: every round, all waiting runs are served and measured together."""
+def run_batch(scenario: ScenarioBase, strategy: Strategy, world: World, seed: int, runs: int,
+              on_serve: Callable[[list[RoutingState]], None] | None = None) -> list[RunResult]:
+    """`runs` seeded runs side by side: every round, all waiting runs are served and measured together.
+
+    on_serve sees every routing state the runs serve (`run --check` collects what a strategy can apply)."""
     timelines = Timelines(world, np.random.default_rng(seed), horizon_of(scenario), runs)
     gens = [SimulatedRun(scenario, strategy, world, timelines, k).steps() for k in range(runs)]
     results: list[RunResult | None] = [None] * runs
@@ -189,6 +192,8 @@ def run_batch(scenario: ScenarioBase, strategy: Strategy, world: World, seed: in
             groups.setdefault(key, []).append(k)
         for (kind, _), ks in groups.items():
             if kind == "serve":
+                if on_serve is not None:
+                    on_serve([asks[k][1] for k in ks])
                 spans = timelines.serve(ks, [asks[k][1] for k in ks], asks[ks[0]][2])
                 replies.update(zip(ks, spans))
             else:
