@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rolloutlab.engine import Hooks, Load
+from rolloutlab.errors import ClusterError
 from rolloutlab.journal import Journal
 from rolloutlab.metrics.base import MetricsSource
 from rolloutlab.routers.factory import kubernetes_router
 from rolloutlab.routers.route_and_stable import RouteAndStableRouter
-from rolloutlab.errors import ClusterError
 from rolloutlab.run.program import RunReport, drive, held_out_rates, plan_strategy
 from rolloutlab.run.routing_check import check_states, reachable_states
 from rolloutlab.scenario import ScenarioBase
