@@ -62,21 +62,31 @@ def _xy(data: RunData, points: list[list[float | None]]) -> tuple[list[float], l
 
 
 def _decisions(data: RunData, axis: Axes, label: bool) -> None:
-    """A vertical line at every decision (and gate, smoke test and switch), labelled with what it decided."""
+    """A vertical line at every decision (and gate, smoke test and switch), explained in the figure itself.
+
+    label=True writes what each line decided beside it; otherwise (panels too busy for text) each kind of
+    line gets one legend entry, so a dashed line is never left for the caption to explain."""
+    in_legend: set[str] = set()
     for r in data.events("decision", "gate", "smoke", "switch"):
         x = _t(data, float(r["ts"]))
         if r["event"] == "decision":
             verdict = r.get("verdict")
             outcome = r.get("outcome")
             colour = OUTCOME_COLOURS.get(outcome, "#555555") if outcome else VERDICT_COLOURS.get(verdict or "", "#555555")
-            text = outcome or verdict or ""
+            # A decision without a verdict moves to the next phase without judging (smoke tests, a switch).
+            text = outcome or verdict or f"next: {r.get('phase') or 'step'}"
+            kind = f"decision: {outcome or verdict}" if outcome or verdict else "next step (not judged)"
         elif r["event"] == "switch":
             colour, text = "#9467bd", f"switch to {r.get('version')}"
+            kind = text
         else:
             passed = r.get("passed")
             colour = "#2ca02c" if passed else "#d62728"
             text = f"{r['event']} {r.get('name', r.get('version', ''))}: {'pass' if passed else 'FAIL'}"
-        axis.axvline(x, color=colour, linestyle="--", linewidth=1.2, alpha=0.8)
+            kind = f"{r['event']} {'passed' if passed else 'FAILED'}"
+        legend = None if label or kind in in_legend else kind
+        in_legend.add(kind)
+        axis.axvline(x, color=colour, linestyle="--", linewidth=1.2, alpha=0.8, label=legend)
         if label and text:
             axis.text(x, 1.0, f" {text}", transform=axis.get_xaxis_transform(), rotation=90, va="top", ha="right",
                       fontsize=9, color=colour)
