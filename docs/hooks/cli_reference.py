@@ -72,8 +72,7 @@ def _params_table(command: click.Command, ctx: click.Context) -> list[str]:
         if param.is_flag and not param.secondary_opts:
             kind = "flag"
         else:
-            kind = param.type.get_metavar(param, ctx) if hasattr(param.type, "get_metavar") else None
-            kind = kind or param.type.name
+            kind = param.make_metavar(ctx)  # what --help shows: INTEGER RANGE, [a|b|c], SECONDS, ...
             if param.multiple:
                 kind += " (repeatable)"
         default = param.default if not callable(param.default) else None
