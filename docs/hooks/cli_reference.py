@@ -7,6 +7,7 @@ the code appears here at the next `mkdocs build`.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator
 
 import click
@@ -46,15 +47,17 @@ def _lookup(root: click.Command, path: tuple[str, ...]) -> click.Command:
     return command
 
 
-def _help_text(command: click.Command) -> str:
+def _help_text(command: click.Command, ctx: click.Context) -> str:
     """The help as --help prints it (click's \\b blocks keep their lines), in a text block."""
     formatter = click.HelpFormatter(width=100)
-    if command.help:
-        formatter.write_text(command.help)
-    if command.epilog:
-        formatter.write_paragraph()
-        formatter.write_text(command.epilog)
-    return formatter.getvalue().rstrip()
+    command.format_help_text(ctx, formatter)
+    command.format_epilog(ctx, formatter)
+    return textwrap.dedent(formatter.getvalue()).strip("\n").rstrip()
+
+
+def _unset(value: object) -> bool:
+    """No default: None, empty, or click's own 'not given' sentinel (click ≥ 8.3)."""
+    return value in (None, (), [], False) or type(value).__name__ == "Sentinel"
 
 
 def _params_table(command: click.Command, ctx: click.Context) -> list[str]:
@@ -76,7 +79,7 @@ def _params_table(command: click.Command, ctx: click.Context) -> list[str]:
             if param.multiple:
                 kind += " (repeatable)"
         default = param.default if not callable(param.default) else None
-        shown = "–" if default in (None, (), [], False) or param.is_flag else f"`{default}`"
+        shown = "–" if _unset(default) or param.is_flag else f"`{default}`"
         rows.append(f"| {names} | option{' (required)' if param.required else ''} | {_cell(str(kind))} | {shown} "
                     f"| {_cell(param.help or '')} |")
     if not rows:
@@ -98,7 +101,7 @@ def render(root: click.Command) -> str:
         level = "#" * min(2 + max(len(path) - 1, 0), 4)
         lines += [f"{level} rolloutlab {' '.join(path)} {{ #{anchor(path)} }}".replace("  ", " "), "",
                   "```text", " ".join(command.collect_usage_pieces(ctx)).join([f"Usage: {ctx.command_path} ", ""]),
-                  "", _help_text(command), "```", ""]
+                  "", _help_text(command, ctx), "```", ""]
         table = _params_table(command, ctx)
         if table:
             lines += [*table, ""]

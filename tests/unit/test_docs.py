@@ -220,3 +220,29 @@ def test_the_readme_picture_is_what_its_recorded_run_draws_today() -> None:
     assert figure.PICTURE.read_bytes() == figure.render(), \
         "docs/images/canary-slow-latency.png is out of date: run .venv/bin/python scripts/readme_figure.py"
     assert figure.PICTURE.relative_to(ROOT / "docs").as_posix() in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def help_examples() -> list[tuple[str, str]]:
+    """(command, arguments) of every line under an `Examples:` heading in a command's --help."""
+    found = []
+    for path, command in cli_reference.walk(main):
+        in_examples = False
+        for line in (command.help or "").splitlines():
+            stripped = line.strip()
+            if stripped.endswith(":") and not stripped.startswith("rolloutlab"):
+                in_examples = stripped.lower() == "examples:"
+            elif in_examples and stripped.startswith("rolloutlab "):
+                code = re.split(r"\s{2,}", stripped)[0]  # the words after two spaces explain the example
+                found.append((" ".join(("rolloutlab", *path)), code.removeprefix("rolloutlab ")))
+    return found
+
+
+HELP_EXAMPLES = help_examples()
+
+
+@pytest.mark.parametrize(("where", "line"), HELP_EXAMPLES, ids=[line for _, line in HELP_EXAMPLES])
+def test_every_example_in_the_commands_help_parses(where: str, line: str) -> None:
+    try:
+        check_parses(line)
+    except (click.UsageError, click.BadParameter, AssertionError) as exc:
+        pytest.fail(f"`{where} --help` example `rolloutlab {line}`: {exc}")
