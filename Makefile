@@ -5,7 +5,7 @@ PYTEST_ARGS ?=
 # Extra options for the demo's `rolloutlab run`, e.g. DEMO_ARGS='--time-scale 0.5' (CI shortens it).
 DEMO_ARGS ?=
 
-.PHONY: demo test unit bench down clean help
+.PHONY: demo test unit bench docs down clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,6 +21,9 @@ unit: $(BOOTSTRAPPED)  ## only the fast unit tests
 
 bench: $(BOOTSTRAPPED)  ## run the benchmarks in bench/
 	@for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+
+docs: $(BOOTSTRAPPED)  ## build the documentation site into site/ (strict: a broken link or anchor fails it)
+	$(VENV)/bin/mkdocs build --strict
 
 down: $(BOOTSTRAPPED)  ## stop a lab left running
 	$(VENV)/bin/rolloutlab down
