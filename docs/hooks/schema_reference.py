@@ -151,6 +151,11 @@ def _validator_doc(field: FieldInfo) -> str:
     return ""
 
 
+def _code(text: str) -> str:
+    """A message as the text of a code span (one line; its own backticks become quotes)."""
+    return re.sub(r"\s+", " ", text).replace("`", "'").strip()
+
+
 def _cell(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("|", "\\|")).strip() or "–"
 
@@ -167,7 +172,51 @@ def _section(model: type[BaseModel], title: str) -> list[str]:
         description = field.description or comments.get(name, "") or _validator_doc(field)
         lines.append(f"| `{key}` | {_cell(type_name(field.annotation, field.metadata))} | {_cell(_default(field))} "
                      f"| {_cell(_bounds(field))} | {_cell(description)} |")
+    checked = rules(model)
+    if checked:
+        lines += ["", "Also checked when the file is loaded (each error names the file, line and field):", ""]
+        lines += [f"- `` {_code(m)} ``" for m in checked]
     return [*lines, ""]
+
+
+def _message(node: ast.expr) -> str | None:
+    """The text of an error message literal; an f-string's fields shown as {expression}."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}"  # type: ignore[attr-defined]
+                       for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):  # "..." "..." across lines, or a + b
+        left, right = _message(node.left), _message(node.right)
+        return left + right if left is not None and right is not None else None
+    return None
+
+
+def _raised_messages(function: Callable[..., Any]) -> list[str]:
+    """The messages of every `raise ValueError(...)` in a validator's source."""
+    function = getattr(function, "__func__", function)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    messages = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args \
+                and getattr(node.exc.func, "id", "") == "ValueError":
+            text = _message(node.exc.args[0])
+            if text:
+                messages.append(text)
+    return messages
+
+
+def rules(model: type[BaseModel]) -> list[str]:
+    """The errors a model's validators can raise, beyond types and bounds (each message once)."""
+    decorators = model.__pydantic_decorators__
+    functions = [d.func for group in (decorators.field_validators, decorators.model_validators)
+                 for d in group.values()]
+    for field in model.model_fields.values():
+        functions += [m.func for m in field.metadata if hasattr(m, "func") and not _is_duration([m])]
+    return list(dict.fromkeys(m for f in functions for m in _raised_messages(f)))
 
 
 def _discriminator(model: type[BaseModel]) -> tuple[str, str] | None:

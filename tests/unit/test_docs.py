@@ -14,7 +14,7 @@ from types import ModuleType
 
 import click
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from rolloutlab.cli import main
 
@@ -121,7 +121,15 @@ def test_a_field_added_to_a_schema_appears_in_its_reference_without_editing_the_
         # what to call it
         label: str | None = None
 
+        @field_validator("label")
+        @classmethod
+        def _short(cls, label: str | None) -> str | None:
+            if label and len(label) > 8:
+                raise ValueError(f"label {label!r} is longer than 8 characters")
+            return label
+
     text = "\n".join(schema_reference.sections([("Probe", Probe)]))
+    assert "- `` label {label} is longer than 8 characters ``" in text
     assert "| `patience` | int | `3` | ≥ 1, ≤ 9 | how many windows to wait |" in text
     assert "| `label` | str or null | `null` | – | what to call it |" in text
 
