@@ -191,15 +191,32 @@ def check_parses(line: str) -> None:
             param.type_cast_value(ctx, value)  # a wrong choice or a number out of range raises BadParameter
 
 
-EXAMPLES = example_commands()
+def help_examples() -> list[tuple[str, str]]:
+    """(command, arguments) of every line under an `Examples:` heading in a command's --help."""
+    found = []
+    for path, command in cli_reference.walk(main):
+        in_examples = False
+        for line in (command.help or "").splitlines():
+            stripped = line.strip()
+            if stripped.endswith(":") and not stripped.startswith("rolloutlab"):
+                in_examples = stripped.lower() == "examples:"
+            elif in_examples and stripped.startswith("rolloutlab "):
+                code = re.split(r"\s{2,}", stripped)[0]  # the words after two spaces explain the example
+                found.append((" ".join(("rolloutlab", *path)), code.removeprefix("rolloutlab ")))
+    return found
+
+
+DOC_EXAMPLES = example_commands()
+EXAMPLES = DOC_EXAMPLES + [(f"`{where} --help`", line) for where, line in help_examples()]
 
 
 def test_the_docs_have_example_commands_to_check() -> None:
-    assert len(EXAMPLES) >= 30, EXAMPLES  # the extraction itself must not silently find nothing
+    # the extraction itself must not silently find nothing
+    assert len(DOC_EXAMPLES) >= 30 and len(EXAMPLES) - len(DOC_EXAMPLES) >= 20, EXAMPLES
 
 
-@pytest.mark.parametrize(("where", "line"), EXAMPLES, ids=[w for w, _ in EXAMPLES])
-def test_every_example_command_in_the_docs_parses(where: str, line: str) -> None:
+@pytest.mark.parametrize(("where", "line"), EXAMPLES, ids=[f"{w}: {l}" for w, l in EXAMPLES])
+def test_every_example_command_in_the_docs_and_in_the_commands_help_parses(where: str, line: str) -> None:
     try:
         check_parses(line)
     except (click.UsageError, click.BadParameter, AssertionError) as exc:
@@ -228,29 +245,3 @@ def test_the_readme_picture_is_what_its_recorded_run_draws_today() -> None:
     assert figure.PICTURE.read_bytes() == figure.render(), \
         "docs/images/canary-slow-latency.png is out of date: run .venv/bin/python scripts/readme_figure.py"
     assert figure.PICTURE.relative_to(ROOT / "docs").as_posix() in (ROOT / "README.md").read_text(encoding="utf-8")
-
-
-def help_examples() -> list[tuple[str, str]]:
-    """(command, arguments) of every line under an `Examples:` heading in a command's --help."""
-    found = []
-    for path, command in cli_reference.walk(main):
-        in_examples = False
-        for line in (command.help or "").splitlines():
-            stripped = line.strip()
-            if stripped.endswith(":") and not stripped.startswith("rolloutlab"):
-                in_examples = stripped.lower() == "examples:"
-            elif in_examples and stripped.startswith("rolloutlab "):
-                code = re.split(r"\s{2,}", stripped)[0]  # the words after two spaces explain the example
-                found.append((" ".join(("rolloutlab", *path)), code.removeprefix("rolloutlab ")))
-    return found
-
-
-HELP_EXAMPLES = help_examples()
-
-
-@pytest.mark.parametrize(("where", "line"), HELP_EXAMPLES, ids=[line for _, line in HELP_EXAMPLES])
-def test_every_example_in_the_commands_help_parses(where: str, line: str) -> None:
-    try:
-        check_parses(line)
-    except (click.UsageError, click.BadParameter, AssertionError) as exc:
-        pytest.fail(f"`{where} --help` example `rolloutlab {line}`: {exc}")

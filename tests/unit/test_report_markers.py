@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -17,16 +19,24 @@ RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "reports" / "compare-b
 RECORDED = sorted(p.name for p in RUNS.iterdir())
 
 
+@contextmanager
+def marked(run: str, label: bool) -> Iterator[plt.Axes]:
+    """An axis with the recorded run's decision markers drawn on it."""
+    fig, axis = plt.subplots()
+    try:
+        _decisions(load_run(RUNS / run), axis, label=label)
+        yield axis
+    finally:
+        plt.close(fig)
+
+
 def vertical_lines(axis: plt.Axes) -> list:
     return [line for line in axis.get_lines() if len(set(line.get_xdata())) == 1]
 
 
 @pytest.mark.parametrize("run", RECORDED)
 def test_every_marker_has_a_legend_entry_of_its_kind_where_there_is_no_text(run: str) -> None:
-    data = load_run(RUNS / run)
-    fig, axis = plt.subplots()
-    try:
-        _decisions(data, axis, label=False)
+    with marked(run, label=False) as axis:
         lines = vertical_lines(axis)
         assert lines, "the recorded run has decisions to mark"
         explained = {(line.get_color(), line.get_label()) for line in lines if not line.get_label().startswith("_")}
@@ -34,17 +44,10 @@ def test_every_marker_has_a_legend_entry_of_its_kind_where_there_is_no_text(run:
             assert any(colour == line.get_color() for colour, _ in explained), line.get_color()
         _, labels = axis.get_legend_handles_labels()
         assert len(labels) == len(set(labels)), "each kind of line once in the legend"
-    finally:
-        plt.close(fig)
 
 
 @pytest.mark.parametrize("run", RECORDED)
 def test_every_marker_on_the_traffic_panel_is_labelled_beside_it(run: str) -> None:
-    data = load_run(RUNS / run)
-    fig, axis = plt.subplots()
-    try:
-        _decisions(data, axis, label=True)
+    with marked(run, label=True) as axis:
         texts = [t.get_text().strip() for t in axis.texts]
         assert len(texts) == len(vertical_lines(axis)) and all(texts), texts
-    finally:
-        plt.close(fig)
