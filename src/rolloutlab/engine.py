@@ -16,12 +16,21 @@ from typing import Any, Protocol
 from rolloutlab.analysis.checks import Check, Observed, assess
 from rolloutlab.analysis.measure import measure
 from rolloutlab.analysis.verdict import Assessment, Verdict
-from rolloutlab.errors import MetricsUnavailable, RolloutLabError
+from rolloutlab import interrupts
+from rolloutlab.errors import InfrastructureFault, MetricsUnavailable, RolloutLabError
+from rolloutlab.faults import Fault, Watch, classify, describe
 from rolloutlab.gates.result import GateResult
 from rolloutlab.scenario.gates import Gates
 from rolloutlab.journal import Journal
 from rolloutlab.metrics.base import MetricsSource
-from rolloutlab.metrics.queries import COUNTERS, USER_MOMENTS, render_counter, render_metric, render_user_moment
+from rolloutlab.metrics.queries import (
+    COUNTERS,
+    USER_MOMENTS,
+    render_counter,
+    render_metric,
+    render_router_errors,
+    render_user_moment,
+)
 from rolloutlab.routers.base import TrafficRouter
 from rolloutlab.routing import RoutingState
 from rolloutlab.scenario import ScenarioBase
@@ -75,6 +84,7 @@ class RunOutcome:
     final_weights: dict[str, int]
     analyses: int = 0
     interrupted: bool = False
+    rollback_failed: bool = False  # the abort could not put traffic on the fallback: the reason says where it is
     assessments: list[Assessment] = field(default_factory=list)
 
 
@@ -94,6 +104,7 @@ class Engine:
         sleep: Callable[[float], None] = time.sleep,
         run_label: str | None = None,
         on_event: OnEvent | None = None,
+        watch: Watch | None = None,
     ) -> None:
         self.scenario = scenario
         self.run_label = run_label  # the `run` label of this run's load-generator metrics
@@ -106,6 +117,9 @@ class Engine:
         self.progress = progress
         self.sleep = sleep
         self.on_event = on_event
+        self.watch = watch  # the target's view of its own processes; None: only Prometheus and the load are checked
+        self.gone: dict[str, Fault] = {}  # candidates whose server went away mid-run
+        self.retired: set[str] = set()  # versions stopped on purpose (blue after a blue-green)
         self.started = time.monotonic()
         self.recorded: dict[str, Observed] = {}  # windows a strategy asked to keep, by name
         self.tally_start: dict[str, dict[str, float]] = {}  # counter values when tallying began
@@ -144,12 +158,36 @@ class Engine:
         return applied
 
     def _wait(self, seconds: float) -> None:
+        """Hold, checking about once a second; returns early when a candidate's server went away (judge now)."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
-            if self.load is not None and not self.load.alive():
-                where = getattr(self.load, "out_dir", None)
-                raise LoadStopped("the load generator exited early" + (f" (see {where}/locust.log)" if where else ""))
+            if self._check():
+                return
             self.sleep(min(1.0, left))
+        self._check()
+
+    def _check(self) -> bool:
+        """Raise for an interrupt or a fault of the lab itself; True when a candidate's server is newly gone."""
+        if interrupts.requested():  # also when the KeyboardInterrupt itself was swallowed somewhere
+            raise KeyboardInterrupt(interrupts.requested())
+        if self.load is not None and not self.load.alive():
+            where = getattr(self.load, "out_dir", None)
+            raise LoadStopped("load stopped: the load generator exited early"
+                              + (f" (see {where}/locust.log)" if where else ""))
+        if self.watch is None:
+            return False
+        candidates = set(self.scenario.versions.all[1:])
+        own, lab = classify([f for f in self.watch.faults() if f.version not in self.retired], candidates)
+        if lab:
+            for fault in lab:
+                self._write("fault", component=fault.component, message=fault.message, version=fault.version)
+            raise InfrastructureFault(describe(lab))
+        new = [f for f in own if f.version not in self.gone]
+        for fault in new:
+            self.gone[fault.version] = fault  # type: ignore[index]
+            self._write("fault", component=fault.component, message=fault.message, version=fault.version)
+            self._say(f"{fault.message}: its users get errors")
+        return bool(new)
 
     def _observe(self, version: str, window_s: float, checks: list[Check]) -> Observed:
         """A version's basics and every checked metric over the last window (raises MetricsUnavailable)."""
@@ -160,13 +198,17 @@ class Engine:
     # --- one step ------------------------------------------------------------------------------
     def _judge(self, step: Step, window_s: float, judge: Judge) -> Assessment:
         a = self.scenario.analysis
+        if judge.version in self.gone:
+            return self._judge_gone(step, window_s, judge.version)
+        # Missing data is never a verdict on the candidate: Prometheus not answering ends the run aborted.
+        if not self.metrics.is_online():
+            raise MetricsUnavailable("metrics unavailable: Prometheus does not answer")
         try:
             judged = self._observe(judge.version, window_s, a.checks)
             reference = self._observe(judge.reference, window_s, a.checks) if judge.reference else None
         except MetricsUnavailable as exc:
-            assessment = Assessment(Verdict.ERROR, (str(exc),))
             self._write("analysis", phase=step.phase, label=step.label, verdict="Error", reasons=[str(exc)])
-            return assessment
+            raise MetricsUnavailable(f"metrics unavailable: {exc}") from exc
         fallback = self.recorded.get(judge.fallback) if judge.fallback else None
         assessment = assess(a.checks, judged, reference, fallback, a.min_requests, a.min_feedback)
         share = step.state.weights.get(judge.version, 0) * 100 // max(1, step.state.total)
@@ -178,6 +220,18 @@ class Engine:
             reference_baseline=fallback.to_dict() if fallback else None,
         )
         return assessment
+
+    def _judge_gone(self, step: Step, window_s: float, version: str) -> Assessment:
+        """A candidate whose server went away has failed: what its users got is the router's errors for it."""
+        try:
+            errors = self.metrics.query(render_router_errors(version, window_s))
+        except MetricsUnavailable:
+            errors = math.nan
+        counted = "an unknown number of" if math.isnan(errors) else f"{errors:.0f}"
+        reason = f"{self.gone[version].message}; the router answered its users {counted} errors (5xx) in the window"
+        self._write("analysis", phase=step.phase, label=step.label, window_s=round(window_s, 2), version=version,
+                    verdict=Verdict.FAILED.value, reasons=[reason], router_errors=None if math.isnan(errors) else errors)
+        return Assessment(Verdict.FAILED, (reason,))
 
     def _record(self, step: Step, window_s: float) -> None:
         assert step.record is not None
@@ -306,7 +360,8 @@ class Engine:
             if self.load is not None:
                 self.load.stop()
             self._write("run_finished", outcome=outcome.outcome, reason=outcome.reason,
-                               final_weights=outcome.final_weights, analyses=outcome.analyses)
+                               final_weights=outcome.final_weights, analyses=outcome.analyses,
+                               rollback_failed=outcome.rollback_failed)
         return outcome
 
     def _gates(self) -> RunOutcome | None:
@@ -347,7 +402,9 @@ class Engine:
             self._write("step", phase=step.phase, label=step.label, hold_s=step.hold_s, reason=step.reason,
                                generation=state.generation, final=step.final)
             if step.final:
+                self._check()  # no verdict is declared after an interrupt or on a lab that broke meanwhile
                 for version in step.retire:
+                    self.retired.add(version)
                     message = self.hooks.retire(version) if self.hooks else "this target cannot stop versions"
                     self._write("retired", version=version, message=message)
                     self._say(message)
@@ -378,9 +435,19 @@ class Engine:
         try:
             outcome.final_weights = self._apply(RoutingState(fallback.weights, reason=f"abort: {reason}"), "abort").weights
         except RolloutLabError as exc:
-            self._write("error", message=f"rollback to {target} failed: {exc}")
-            self._say(f"ROLLBACK FAILED: {exc}")
+            self._rollback_failed(target, exc, outcome)
         return outcome
+
+    def _rollback_failed(self, target: str, exc: RolloutLabError, outcome: RunOutcome) -> None:
+        """Say loudly where traffic really is when even the abort could not move it."""
+        outcome.rollback_failed = True
+        try:
+            in_force = self.router.current().describe() + " (the last state the router accepted)"
+        except RolloutLabError as unreadable:
+            in_force = f"unknown ({unreadable})"
+        outcome.reason = f"{outcome.reason}; ROLLBACK FAILED: traffic is NOT on {target}: {exc}"
+        self._write("rollback_failed", target=target, message=str(exc), in_force=in_force)
+        self._say(f"ROLLBACK FAILED: traffic is NOT on {target}: {exc}; in force: {in_force}")
 
 
 def _tally_dict(tally: Tally) -> dict[str, object]:

@@ -49,3 +49,7 @@ class ClusterError(RolloutLabError):
 
 class GateError(RolloutLabError):
     """A pre-deploy gate could not run at all (a server unreachable, the held-out data missing); not a failing model."""
+
+
+class InfrastructureFault(RolloutLabError):
+    """A part of the lab itself (a baseline's server, the router, Prometheus) stopped mid-run: not the candidate's fault."""

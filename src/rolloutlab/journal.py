@@ -8,24 +8,56 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rolloutlab.errors import RolloutLabError
+
+
+class JournalError(RolloutLabError):
+    """The journal could not be written (disk full, read-only): the lines before stay intact."""
+
 
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "a", encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "a", encoding="utf-8")
+        except OSError as exc:
+            raise JournalError(f"cannot write the journal {path}: {exc.strerror or exc}") from exc
         self._seq = 0
+        self.failed: JournalError | None = None
 
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
+        """Append one record; the first failure raises JournalError, later writes are dropped (the run is aborting)."""
         self._seq += 1
         record = {"seq": self._seq, "ts": round(time.time(), 3), "event": event, **fields}
-        self._file.write(json.dumps(record, default=str) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        if self.failed is not None:
+            return record
+        size = self._file.tell()
+        try:
+            self._file.write(json.dumps(record, default=str) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            self._drop_torn_line(size)
+            self.failed = JournalError(f"cannot write the journal {self.path}: {exc.strerror or exc}; "
+                                       f"the {self._seq - 1} records before are intact")
+            raise self.failed from exc
         return record
 
+    def _drop_torn_line(self, size: int) -> None:
+        """Cut what reached the disk of the line that failed, so the journal stays valid JSON lines."""
+        try:
+            os.truncate(self.path, size)
+        except OSError:
+            pass  # read_journal skips a torn last line anyway
+        try:
+            self._file.close()  # its buffer holds the failed line: never flush it later
+        except OSError:
+            pass
+
     def close(self) -> None:
-        self._file.close()
+        if self.failed is None:
+            self._file.close()
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:

@@ -111,11 +111,13 @@ def test_idle_candidate_never_passes(tmp_path: Path) -> None:
     assert router.current().weights["v2"] == 0
 
 
-def test_unreachable_metrics_roll_back(tmp_path: Path) -> None:
+def test_unreachable_metrics_abort_and_never_blame_the_candidate(tmp_path: Path) -> None:
     run, router, journal = make_run(tmp_path, StaticSource(online=False))
-    assert run.execute().outcome == "rolled back"
-    verdicts = [r["verdict"] for r in read_journal(journal) if r["event"] == "analysis"]
-    assert verdicts == ["Error", "Error"]
+    outcome = run.execute()
+    assert outcome.outcome == "aborted" and outcome.reason.startswith("metrics unavailable")
+    records = read_journal(journal)
+    # No verdict was drawn from missing data: no decision followed a judged window.
+    assert [r["verdict"] for r in records if r["event"] == "decision"] == [None]
     assert router.current().weights == {"v1": 100, "v2": 0}
 
 

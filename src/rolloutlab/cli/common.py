@@ -11,6 +11,7 @@ from rolloutlab.errors import RolloutLabError
 EXIT_ROLLED_BACK = 3
 EXIT_GATE_FAILED = 3  # a pre-deploy gate failed: like a rollback, the candidate never got traffic
 EXIT_INTERRUPTED = 130
+EXIT_ROLLBACK_FAILED = 4  # even the abort could not put traffic back: act now, the lab is not where it should be
 
 
 def say(message: str) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from pathlib import Path
 
 import click
 
-from rolloutlab.cli.common import EXIT_INTERRUPTED, EXIT_ROLLED_BACK, say
+from rolloutlab.cli.common import EXIT_INTERRUPTED, EXIT_ROLLBACK_FAILED, EXIT_ROLLED_BACK, say
+from rolloutlab import interrupts
 from rolloutlab.errors import RolloutLabError, ScenarioError
 from rolloutlab.paths import lab_home
 
@@ -163,8 +163,8 @@ def run(scenario: str, target: str, overrides: tuple[str, ...], time_scale: floa
             say(line)
         say(f"ready: `rolloutlab run {scenario} --target {target}` can run here")
         return
-    # A plain `kill` must also put traffic back on the baseline (and stop a lab this run started).
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C and a plain `kill` put traffic back on the baseline (and stop a lab this run started).
+    interrupts.install()
     say(f"scenario {spec.name}: {spec.describe()}" + (f" (on stack {target})" if on_cluster else ""))
     started = time.monotonic()
     try:
@@ -189,6 +189,9 @@ def run(scenario: str, target: str, overrides: tuple[str, ...], time_scale: floa
     say(f"report:  {report.summary}")
     say(f"html:    {report.html}")
     say(f"journal: {report.journal}")
+    if outcome.rollback_failed:
+        click.secho(f"ROLLBACK FAILED: {outcome.reason}", fg="red", bold=True, err=True)
+        sys.exit(EXIT_ROLLBACK_FAILED)
     if outcome.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_CODES.get(outcome.outcome, 1))

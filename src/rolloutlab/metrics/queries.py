@@ -133,3 +133,12 @@ BY_VERSION: dict[str, Template] = {
 def render_by_version(name: str, window_seconds: float) -> str:
     """The named by-version series, each point a rate over the last window_seconds."""
     return BY_VERSION[name].substitute(window=window(window_seconds))
+
+
+# What a version's users got from the router: its 5xx answers, including the 502s NGINX gives when the
+# version's server is gone (the server then counts nothing itself).
+ROUTER_ERRORS = Template('sum(increase(rolloutlab_router_requests_total{job="router",version="$version",code=~"5.."}[$window]))')
+
+
+def render_router_errors(version: str, window_seconds: float) -> str:
+    return ROUTER_ERRORS.substitute(version=version, window=window(window_seconds))

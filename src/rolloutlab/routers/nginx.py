@@ -119,6 +119,10 @@ class NginxRouter:
         state.validate(frozenset(self.layout.backends))
         with self._locked():
             previous = self.current()
+            try:
+                self.master()  # NGINX gone: say so at once, not as a drain check failing on a dead port
+            except RoutingError as exc:
+                raise RoutingError(f"{exc}; kept {previous.describe()} (nothing changed)") from exc
             new = state.with_generation(previous.generation + 1)
             write_config(self.nginx, new, self.layout)  # nginx -t failed: nothing changed
             try:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rolloutlab.engine import Engine, Hooks, Load, OnEvent, RunOutcome
 from rolloutlab.errors import LabError, RolloutLabError
+from rolloutlab.faults import Watch
 from rolloutlab.journal import Journal
 from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
 from rolloutlab.metrics.base import MetricsSource
@@ -79,13 +80,18 @@ def run_scenario(scenario: ScenarioBase, target: Target, home: Path, *, progress
     holdout = zoo.holdout_path()
     strategy = plan_strategy(scenario, progress, build=target.builds_versions)
     versions = scenario.versions.all
-    target.prepare(scenario, progress)  # first: a target that cannot run the scenario says why before all else
+    # Before anything starts: a read-only or full disk is one clear error, not an abort half-way.
+    run_dir = new_run_dir(home, scenario.name)
+    try:
+        target.prepare(scenario, progress)  # a target that cannot run the scenario says why before all else
+    except BaseException:
+        run_dir.rmdir()  # still empty: no run happened, `rolloutlab runs` should not list one
+        raise
     try:
         if not holdout.is_file():
             raise LabError(f"no held-out rows at {holdout} (smoke tests, gates and the load send them); "
                            "`rolloutlab models build v1` writes them")
         endpoints = target.endpoints()
-        run_dir = new_run_dir(home, scenario.name)
         progress(f"run directory {run_dir}")
         journal = Journal(run_dir / "journal.jsonl")
         journal.write("target", **target.describe())
@@ -99,6 +105,7 @@ def run_scenario(scenario: ScenarioBase, target: Target, home: Path, *, progress
         hooks = RouterProbes(endpoints.router_url, holdout, smoke_spec(scenario), metrics, target.retire,
                              target.prediction_log, endpoints.versions, run_dir, failures_query=target.failures_query)
         return drive(scenario, run_dir, journal, router, metrics, load=load, hooks=hooks, progress=progress,
+                     watch=target.watch() if hasattr(target, "watch") else None,  # the local lab's PIDs
                      strategy=strategy, run_label=run_dir.name, on_event=on_event,
                      after=_with_load_stats(load, journal, target.after_run(router, journal, progress)),
                      # While Prometheus and the servers still run (also after an abort or a crash of the
@@ -161,6 +168,7 @@ def drive(
     strategy: Strategy | None = None,
     run_label: str | None = None,
     on_event: OnEvent | None = None,
+    watch: Watch | None = None,
 ) -> RunReport:
     """Run the scenario's strategy with these parts (any target), then write the reports.
 
@@ -169,7 +177,7 @@ def drive(
     the report needs beyond the journal (Prometheus series, prediction logs) while the lab still runs.
     """
     engine = Engine(scenario, strategy or strategy_for(scenario), router, metrics, journal, load=load, hooks=hooks,
-                    progress=progress, run_label=run_label, on_event=on_event)
+                    progress=progress, run_label=run_label, on_event=on_event, watch=watch)
     sampler = LiveSampler(metrics, on_event).start() if on_event is not None else None
     try:
         try:

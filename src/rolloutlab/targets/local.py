@@ -34,6 +34,7 @@ from rolloutlab.targets.processes import (
     stop,
     wait_until_ready,
 )
+from rolloutlab.targets.local_watch import LabWatch
 from rolloutlab.targets.programs import find_program
 from rolloutlab.targets.prometheus_config import render_prometheus_config
 from rolloutlab.targets.warm_up import WARM_UP_REQUESTS, warm_up
@@ -293,6 +294,13 @@ class LocalTarget:
         if state is None:
             raise LabError("the lab is not up; start it with `rolloutlab up` or `rolloutlab run <scenario>`")
         return JournaledRouter(nginx_router(state.nginx, self._nginx_layout(state)), self.dir / JOURNAL_NAME, by)
+
+    def watch(self) -> LabWatch:
+        """Which of the running lab's processes are gone (the engine asks while it holds a step)."""
+        state = self.running_state()
+        if state is None:
+            raise LabError("the lab is not up; start it with `rolloutlab up` or `rolloutlab run <scenario>`")
+        return LabWatch(state.processes, self._nginx_layout(state).workdir / "nginx.pid")
 
     def down(self, progress: Progress = lambda _: None) -> list[str]:
         """Stop exactly the processes recorded in the state file; returns their names."""
