@@ -53,3 +53,7 @@ class GateError(RolloutLabError):
 
 class InfrastructureFault(RolloutLabError):
     """A part of the lab itself (a baseline's server, the router, Prometheus) stopped mid-run: not the candidate's fault."""
+
+
+class RunDirError(RolloutLabError):
+    """A run directory cannot be created or written (read-only, full): said before the lab starts."""

@@ -20,7 +20,8 @@ class Journal:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "a", encoding="utf-8")
+            # Unbuffered: a failed write leaves no buffered rest of its line to reach the disk later.
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise JournalError(f"cannot write the journal {path}: {exc.strerror or exc}") from exc
         self._seq = 0
@@ -32,11 +33,13 @@ class Journal:
         record = {"seq": self._seq, "ts": round(time.time(), 3), "event": event, **fields}
         if self.failed is not None:
             return record
-        size = self._file.tell()
+        data = (json.dumps(record, default=str) + "\n").encode("utf-8")
+        size = os.fstat(self._fd).st_size
         try:
-            self._file.write(json.dumps(record, default=str) + "\n")
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            written = 0
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
+            os.fsync(self._fd)
         except OSError as exc:
             self._drop_torn_line(size)
             self.failed = JournalError(f"cannot write the journal {self.path}: {exc.strerror or exc}; "
@@ -47,17 +50,14 @@ class Journal:
     def _drop_torn_line(self, size: int) -> None:
         """Cut what reached the disk of the line that failed, so the journal stays valid JSON lines."""
         try:
-            os.truncate(self.path, size)
+            os.ftruncate(self._fd, size)
         except OSError:
             pass  # read_journal skips a torn last line anyway
-        try:
-            self._file.close()  # its buffer holds the failed line: never flush it later
-        except OSError:
-            pass
 
     def close(self) -> None:
-        if self.failed is None:
-            self._file.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:

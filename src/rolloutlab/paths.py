@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import sys
 from pathlib import Path
 
-from rolloutlab.errors import RolloutLabError
+from rolloutlab.errors import RolloutLabError, RunDirError
 
 PROJECT_MARKERS = ("Pulumi.yaml", "experiments", "models")
 
@@ -55,6 +56,10 @@ def bentoml_env() -> dict[str, str]:
     return {**os.environ, "PATH": path, "BENTOML_HOME": str(bentoml_home()), "BENTOML_DO_NOT_TRACK": "true"}
 
 
+# A run writes a journal, Locust's CSV history, Prometheus evidence and reports: a few MiB; this leaves room.
+MIN_FREE_BYTES = 64 * 2**20
+
+
 def new_run_dir(home: Path, label: str, kind: str = "runs") -> Path:
     """<kind>/<timestamp>-<label> under home (runs/, comparisons/), never reusing an existing directory."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -63,7 +68,17 @@ def new_run_dir(home: Path, label: str, kind: str = "runs") -> Path:
     while run_dir.exists():
         suffix += 1
         run_dir = home / kind / f"{stamp}-{label}-{suffix}"
-    run_dir.mkdir(parents=True)
+    try:
+        run_dir.mkdir(parents=True)
+        probe = run_dir / ".writable"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise RunDirError(f"cannot write a run directory under {home / kind}: {exc.strerror or exc}") from exc
+    free = shutil.disk_usage(run_dir).free
+    if free < MIN_FREE_BYTES:
+        raise RunDirError(f"only {free / 2**20:.0f} MiB free for {run_dir}; a run needs at least "
+                          f"{MIN_FREE_BYTES // 2**20} MiB (journal, load statistics, evidence, reports)")
     return run_dir
 
 
