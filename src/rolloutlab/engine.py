@@ -295,7 +295,8 @@ class Engine:
             m = {k: 0.0 if math.isnan(v) else v for k, v in moments.items()}  # no user seen yet: zero sums
             user_moments = UserMoments(m["users"], m["y"], m["n"], m["y2"], m["n2"], m["yn"])
             tallies[version] = Tally(now["requests"] - start["requests"], now["feedback"] - start["feedback"],
-                                     now["reward"] - start["reward"], user_moments, m["exposed"])
+                                     now["reward"] - start["reward"], user_moments, m["exposed"],
+                                     now["errors"] - start["errors"])
         return tallies
 
     def _run_step(self, step: Step) -> Observation:
@@ -452,7 +453,7 @@ class Engine:
 
 def _tally_dict(tally: Tally) -> dict[str, object]:
     data = {"requests": tally.requests, "feedback": tally.feedback, "reward": tally.reward,
-            "exposed_users": tally.exposed_users}
+            "errors": tally.errors, "exposed_users": tally.exposed_users}
     if tally.moments is not None:
         data["user_moments"] = tally.moments.__dict__
     return data

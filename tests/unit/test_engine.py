@@ -204,14 +204,14 @@ def test_blue_green_abort_after_the_switch_goes_back_to_blue(tmp_path: Path) -> 
 
 
 def test_a_counter_prometheus_cannot_read_is_left_out_of_the_tally_never_counted_as_zero(tmp_path: Path) -> None:
-    from rolloutlab.metrics.queries import render_counter
+    from rolloutlab.metrics.queries import COUNTERS, render_counter
 
-    values = {render_counter(n, "v1"): 100.0 for n in ("requests", "feedback", "reward")}
+    values = {render_counter(n, "v1"): 100.0 for n in COUNTERS}
     source = StaticSource(values)
     run, _, journal = make_run(tmp_path, source)
     assert set(run._tally(("v1", "v2"))) == {"v1"}  # v2's counters are missing (a timed-out scrape)
-    source.values.update({render_counter(n, "v1"): 150.0 for n in ("requests", "feedback", "reward")})
-    source.values.update({render_counter(n, "v2"): 40.0 for n in ("requests", "feedback", "reward")})
+    source.values.update({render_counter(n, "v1"): 150.0 for n in COUNTERS})
+    source.values.update({render_counter(n, "v2"): 40.0 for n in COUNTERS})
     tallies = run._tally(("v1", "v2"))
     assert tallies["v1"].requests == 50.0 and tallies["v2"].requests == 0.0  # v2 counts from its first reading
     assert any("tally of v2" in r.get("message", "") for r in read_journal(journal) if r["event"] == "error")

@@ -194,3 +194,46 @@ def test_ab_guardrail_with_a_limit_of_two_forgives_one_noisy_look() -> None:
     history = (Record(first, Observation(20, None, None, {"v2": bad}, tallies)),
                Record(second, Observation(30, None, None, {"v2": bad}, tallies)))
     assert strategy.next(history).outcome is Outcome.ROLLED_BACK
+
+
+def test_bandit_counts_failed_requests_as_lost_reward_and_picks_v2_over_a_flaky_copy() -> None:
+    # flaky answers as accurately as v2 but fails 10 % of its requests with 503: those users got nothing.
+    rates = {"v1": 0.94, "v2": 0.99, "flaky": 0.99}
+    strategy = bandit(arms=("v1", "v2", "flaky"), true_rates=rates, stop_intervals=3)
+    step = strategy.first()
+    history: tuple[Record, ...] = ()
+    counts = {a: 0.0 for a in rates}
+    for elapsed in range(10, 310, 10):
+        for arm, weight in step.state.weights.items():
+            counts[arm] += 10 * weight
+        failed = {a: (round(0.10 * n) if a == "flaky" else 0) for a, n in counts.items()}
+        tallies = {a: Tally(n, n - failed[a], round((n - failed[a]) * rates[a]), None, 0, failed[a])
+                   for a, n in counts.items()}
+        history += (Record(step, Observation(elapsed, tallies=tallies)),)
+        step = strategy.next(history)
+        if step.final:
+            break
+    assert step.outcome is Outcome.WINNER and step.state.weights["v2"] == 100, step.reason
+
+
+def test_bandit_regret_counts_each_failed_request_as_the_reward_it_lost() -> None:
+    rates = {"v1": 0.94, "v2": 0.99, "flaky": 0.99}
+    strategy = bandit(arms=("v1", "v2", "flaky"), true_rates=rates)
+    first = strategy.first()
+    tallies = {"v1": Tally(100, 100, 94, None, 0), "v2": Tally(100, 100, 99, None, 0),
+               "flaky": Tally(100, 90, 89, None, 0, 10)}
+    step = strategy.next((Record(first, Observation(10, tallies=tallies)),))
+    assert step.notes["failed"] == {"v1": 0, "v2": 0, "flaky": 10}
+    assert step.notes["regret"] == pytest.approx(100 * (0.99 - 0.94) + 10 * 0.99)
+    assert step.notes["rates"]["flaky"] == pytest.approx(89 / 100)  # 10 failures are 10 trials with reward 0
+
+
+@pytest.mark.parametrize(("on_no_winner", "traffic_on"), [("baseline", "v1"), ("best", "v2")])
+def test_bandit_without_a_winner_says_what_the_data_showed_and_goes_where_the_scenario_says(
+        on_no_winner: str, traffic_on: str) -> None:
+    strategy = bandit(max_duration=10.0, on_no_winner=on_no_winner)
+    first = strategy.first()
+    close = {"v1": Tally(20, 20, 18, None, 0), "v2": Tally(20, 20, 19, None, 0), "bad": Tally(20, 20, 17, None, 0)}
+    final = strategy.next((Record(first, Observation(25, tallies=close)),))
+    assert final.outcome is Outcome.NO_WINNER and final.state.weights[traffic_on] == 100
+    assert "the data showed v2 best with P(best)" in final.reason and f"traffic on {traffic_on}" in final.reason

@@ -112,3 +112,11 @@ def test_simulate_prints_outcome_rates_and_rejects_a_bad_rate() -> None:
     assert bad.exit_code == 2 and "--rate 'v2=1.5'" in bad.output
     unknown = runner.invoke(main, ["simulate", "nope"])
     assert unknown.exit_code == 2 and "unknown scenario 'nope'" in unknown.output
+
+
+def test_a_bandit_over_a_flaky_copy_of_v2_picks_v2_because_failed_requests_earn_nothing() -> None:
+    # flaky is v2's model answering 10 % of requests with 503: as accurate when it answers, worse for users.
+    results = runs("bandit-thompson-v1-v2", 100, 21, ["versions.candidates=[v2, flaky]"])
+    winners = [r.winner for r in results if r.outcome == "winner"]
+    assert sum(w == "v2" for w in winners) >= 90, {w: winners.count(w) for w in set(winners)}
+    assert "flaky" not in winners

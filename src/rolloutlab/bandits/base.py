@@ -8,7 +8,7 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class ArmEvidence:
-    """Rewards seen for one arm and how many chances it had (labelled requests)."""
+    """Rewards seen for one arm and how many chances it had (labelled requests, plus failed ones: reward 0)."""
 
     successes: float
     trials: float

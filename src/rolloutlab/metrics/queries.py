@@ -78,6 +78,10 @@ COUNTERS: dict[str, Template] = {
     "requests": Template(_LATEST.format(metric=f"bentoml_service_request_total{{{_PREDICT}}}")),
     "feedback": Template(_LATEST.format(metric=f"rolloutlab_feedback_total{{{_MODEL}}}")),
     "reward": Template(_LATEST.format(metric=f"rolloutlab_reward_total{{{_MODEL}}}")),
+    # Requests answered 5xx: the user got no prediction, so no label ever comes; an experiment counts
+    # each as a reward of 0. `or vector(0)`: an arm that never failed has no 5xx series at all.
+    "errors": Template("(" + _LATEST.format(metric=f'bentoml_service_request_total{{{_PREDICT},http_response_code=~"5.."}}')
+                       + " or vector(0))"),
 }
 # Per-user sums kept by the load generator (where users live), per version that served them; they start
 # at zero with the load, and being sums of squares they cannot be differenced like counters.

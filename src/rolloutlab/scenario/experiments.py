@@ -80,6 +80,9 @@ class BanditSettings(_Strict):
     stop_probability: float = Field(0.95, gt=0.5, lt=1)  # stop once one arm is best with this probability ...
     stop_intervals: int = Field(3, ge=1)  # ... for this many intervals in a row
     max_duration: Seconds = 300.0  # time budget
+    # Where traffic goes when the budget ends without a winner: the baseline (safe, as before) or the arm
+    # the data favoured most (its P(best) is in the report either way).
+    on_no_winner: Literal["baseline", "best"] = "baseline"
 
 
 class BanditScenario(ScenarioBase):

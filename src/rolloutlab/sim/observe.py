@@ -49,4 +49,4 @@ def observed(version: str, window_s: float, w: VersionWindow, checks: list[Check
 def tally(now: dict[str, float], start: dict[str, float], moments: UserMoments | None, exposed: float) -> Tally:
     """Counts since tallying began (exact counter differences), as the engine's `_tally` builds them."""
     return Tally(now["requests"] - start["requests"], now["feedback"] - start["feedback"],
-                 now["reward"] - start["reward"], moments, exposed)
+                 now["reward"] - start["reward"], moments, exposed, now["errors"] - start["errors"])

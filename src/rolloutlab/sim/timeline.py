@@ -179,8 +179,9 @@ class Timelines:
             feedback = reward = np.zeros(len(self.names))
         else:
             feedback, reward = self.ok[run, :max(0, t - self.delay)].sum(axis=0), self.rw[run, :max(0, t - self.delay)].sum(axis=0)
-        return {v: {"requests": float(requests[i]), "feedback": float(feedback[i]), "reward": float(reward[i])}
-                for i, v in enumerate(self.names)}
+        errors = self.err[run, :t].sum(axis=0)  # counted when answered, as the servers' 5xx counter is
+        return {v: {"requests": float(requests[i]), "feedback": float(feedback[i]), "reward": float(reward[i]),
+                    "errors": float(errors[i])} for i, v in enumerate(self.names)}
 
     def user_moments(self, run: int) -> tuple[dict[str, UserMoments], dict[str, float]]:
         """Per-version user sums over labels arrived so far, and users exposed (sticky runs).

@@ -94,6 +94,7 @@ class Tally:
     reward: float
     moments: UserMoments | None = None
     exposed_users: float = 0.0
+    errors: float = 0.0  # requests answered 5xx: no answer, so no label; a lost reward
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,8 @@ def strategy_for(scenario: ScenarioBase, rates: dict[str, float] | None = None) 
             raise ScenarioError(f"{scenario.name}: no held-out accuracy recorded for {', '.join(missing)}: the "
                                 "regret oracle needs it (build them first: rolloutlab models build)")
         return Bandit(scenario.versions.baseline, tuple(scenario.versions.all), _policy(scenario), a.interval, b.floor,
-                      b.stop_probability, b.stop_intervals, b.max_duration, dict(rates), scenario.load.seed)
+                      b.stop_probability, b.stop_intervals, b.max_duration, dict(rates), scenario.load.seed,
+                      b.on_no_winner)
     if isinstance(scenario, ShadowScenario):
         s = scenario.shadow
         return Shadow(scenario.versions.baseline, scenario.candidate, s.percent, a.interval, s.windows,
