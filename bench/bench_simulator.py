@@ -72,6 +72,22 @@ def aa(runs: int, seed: int) -> None:
     guard = count(seq, lambda r: r.outcome == "rolled back")
     report("  A/A stopped by a guardrail (p95/errors, every 5 s look)", str(guard), "(a false stop, not a winner)")
     LINES.append(f"  ({len(fixed)} fixed-horizon runs in {seconds:.1f}s)")
+    aaaa(runs, seed + 2, alpha)
+
+
+def aaaa(runs: int, seed: int, alpha: float) -> None:
+    """A/A/A/A: ab-abn's design (three treatments, Bonferroni) over four arms with the same true rate."""
+    rates = {v: 0.94 for v in ("v1", "v2", "v3", "degraded")}
+    _, _, results, seconds = simulate("ab-abn", runs, seed, rates=rates)
+    fwer = count(results, lambda r: r.outcome == "winner")
+    # The family-wise rate must not exceed alpha; Bonferroni is conservative, so well below is expected.
+    report(f"A/A/A/A family-wise false positives (ab-abn), ≤ alpha {alpha:g}", str(fwer),
+           "PASS" if fwer.low <= alpha else verdict(fwer.value, 0.0, alpha))
+    uncorrected = count(results, lambda r: r.outcome == "winner" or any(
+        (c := (r.notes or {}).get("results", {}).get(t)) and c["p_value"] < alpha for t in ("v2", "v3", "degraded")))
+    report("  the same runs judged at the uncorrected alpha (any p < 0.05)", str(uncorrected),
+           "(what the fixed-horizon test did before the correction)")
+    LINES.append(f"  ({len(results)} A/A/A/A runs in {seconds:.1f}s)")
 
 
 def power(runs: int, seed: int) -> None:

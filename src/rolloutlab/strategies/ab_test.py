@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from rolloutlab.analysis.verdict import Verdict
 from rolloutlab.routing import RoutingState
+from rolloutlab.stats.multiplicity import confidence_label, per_comparison_alpha
 from rolloutlab.stats.proportions import Comparison, UserMoments, compare_users
 from rolloutlab.stats.sequential import always_valid_p
 from rolloutlab.stats.srm import srm_check
@@ -42,6 +43,11 @@ class AbTest:
     @property
     def arms(self) -> tuple[str, ...]:
         return (self.control, *self.treatments)
+
+    @property
+    def alpha_each(self) -> float:
+        """The level every comparison runs at (decision, interval, sequential boundary): alpha over treatments."""
+        return per_comparison_alpha(self.alpha, len(self.treatments))
 
     def _running(self, progress: AbProgress, reason: str, notes: dict | None = None) -> Step:
         state = RoutingState(dict(self.shares), sticky=True, reason=reason)
@@ -89,7 +95,7 @@ class AbTest:
                      for t, c in comparisons.items() if not math.isnan(c.ci_low)}
             progress = replace(progress, sequential_p={**progress.sequential_p, **p_seq})
             notes["sequential_p"] = progress.sequential_p
-            if p_seq and min(p_seq.values()) < self.alpha / len(self.treatments):
+            if p_seq and min(p_seq.values()) < self.alpha_each:
                 return self._decide(comparisons, notes, "always-valid p-value crossed alpha: stopping early")
         labelled = min(tallies[a].feedback for a in self.arms)
         notes["progress"] = self._progress_line(tallies, comparisons, srm)
@@ -102,7 +108,7 @@ class AbTest:
 
     def _compare(self, tallies: dict[str, Tally], treatment: str) -> Comparison:
         empty = UserMoments(0, 0, 0, 0, 0, 0)
-        return compare_users(tallies[self.control].moments or empty, tallies[treatment].moments or empty, self.alpha)
+        return compare_users(tallies[self.control].moments or empty, tallies[treatment].moments or empty, self.alpha_each)
 
     def _numbers(self, tallies: dict[str, Tally]) -> dict:
         exposed = {a: tallies[a].exposed_users for a in self.arms}
@@ -136,11 +142,12 @@ class AbTest:
             winner = max(better, key=lambda t: comparisons[t].difference)
             c = comparisons[winner]
             return self._final(Outcome.WINNER, winner, f"{why}; {winner} beats {self.control} by {c.difference:+.2%} "
-                               f"(95% CI [{c.ci_low:+.2%}, {c.ci_high:+.2%}], p = {c.p_value:.2g})", notes)
+                               f"({confidence_label(self.alpha_each)} [{c.ci_low:+.2%}, {c.ci_high:+.2%}], p = {c.p_value:.2g})", notes)
         worse = [t for t, c in comparisons.items() if c.significant and c.difference < 0]
         if worse and len(worse) == len(comparisons):
             return self._final(Outcome.WINNER, self.control, f"{why}; {self.control} beats "
                                f"{', '.join(worse)} (every variant significantly worse)", notes)
-        text = "; ".join(f"{t} − {self.control} = {c.difference:+.2%} (95% CI [{c.ci_low:+.2%}, {c.ci_high:+.2%}], "
+        ci = confidence_label(self.alpha_each)
+        text = "; ".join(f"{t} − {self.control} = {c.difference:+.2%} ({ci} [{c.ci_low:+.2%}, {c.ci_high:+.2%}], "
                          f"p = {c.p_value:.2g})" for t, c in comparisons.items())
         return self._final(Outcome.NO_WINNER, self.control, f"{why}; no significant difference: {text}", notes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rolloutlab.bandits.base import BanditPolicy
 from rolloutlab.bandits.epsilon_greedy import EpsilonGreedy
 from rolloutlab.bandits.thompson import ThompsonSampling
@@ -9,6 +11,7 @@ from rolloutlab.bandits.ucb import Ucb1
 from rolloutlab.errors import ScenarioError
 from rolloutlab.scenario import (AbTestScenario, BanditScenario, BlueGreenScenario, CanaryScenario, ScenarioBase,
                                  ShadowScenario)
+from rolloutlab.stats.multiplicity import per_comparison_alpha
 from rolloutlab.stats.power import sample_size_per_arm
 from rolloutlab.stats.sequential import default_tau2
 from rolloutlab.strategies.ab_test import AbTest
@@ -33,10 +36,23 @@ def ab_sample_size(scenario: AbTestScenario, rates: dict[str, float]) -> tuple[i
     if rate is None:
         raise ScenarioError(f"{scenario.name}: experiment.baseline_rate is not set and {scenario.versions.baseline} "
                             "has no held-out accuracy recorded (build it first: rolloutlab models build)")
-    arms = len(scenario.versions.all)
-    # Bonferroni: with several treatments each comparison gets alpha / (arms - 1).
-    needed = sample_size_per_arm(rate, e.mde, e.alpha / (arms - 1), e.power)
+    treatments = scenario.versions.candidates
+    alpha = per_comparison_alpha(e.alpha, len(treatments))
+    shares = scenario.shares
+    control = shares[scenario.versions.baseline]
+    # Sized for the split: each comparison's smaller arm needs what statsmodels gives for its share ratio
+    # (the larger arm then gets its own, larger need at the same time); the test stops on the smallest arm.
+    needed = 0
+    for treatment in treatments:
+        ratio = shares[treatment] / control
+        n_control = sample_size_per_arm(rate, e.mde, alpha, e.power, ratio=ratio)
+        needed = max(needed, math.ceil(min(n_control, ratio * n_control)))
     return needed, rate
+
+
+def _per_comparison(scenario: AbTestScenario) -> str:
+    k = len(scenario.versions.candidates)
+    return "" if k == 1 else f", Bonferroni: {per_comparison_alpha(scenario.experiment.alpha, k):.3g} for each of {k} comparisons"
 
 
 def check_feasible(scenario: ScenarioBase, rates: dict[str, float]) -> str | None:
@@ -49,7 +65,7 @@ def check_feasible(scenario: ScenarioBase, rates: dict[str, float]) -> str | Non
     smallest = min(scenario.shares.values()) / 100
     deliverable = offered * smallest * max(0.0, e.max_duration - (load.feedback_delay or 0.0))
     plan = (f"sample size: {needed} labelled requests per arm to detect {e.mde:g} on a rate of {rate:.3f} "
-            f"(alpha {e.alpha:g}, power {e.power:g}); the load offers ≈ {offered:g} req/s, so the smallest arm "
+            f"(alpha {e.alpha:g}{_per_comparison(scenario)}, power {e.power:g}); the load offers ≈ {offered:g} req/s, so the smallest arm "
             f"({smallest:.0%}) gets ≈ {deliverable:.0f} labelled requests in the {e.max_duration:g}s budget")
     if deliverable < needed:
         raise ScenarioError(
