@@ -116,11 +116,32 @@ def versions_seen(router: NginxRouter, n: int, headers: dict[str, str] | None = 
     return Counter(ask(router, headers)[1] for _ in range(n))
 
 
+def settled(read, quiet_s: float = 1.0, timeout_s: float = 20.0):  # noqa: ANN001, ANN201
+    """What read() returns once it has stopped changing for quiet_s (bounded by timeout_s).
+
+    Counts that arrive a little later (NGINX flushes its access log every 250 ms; mirrored copies are
+    still in flight) are waited for by watching them settle, not by a fixed sleep that a busy machine
+    can outlast."""
+    deadline = time.monotonic() + timeout_s
+    last, since = read(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = read()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+    return last
+
+
 def metrics(router: NginxRouter) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    time.sleep(0.6)  # NGINX flushes its access log every 250 ms
-    text = ask(router, path=METRICS_PATH, method="GET")[1]
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    def read() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        text = ask(router, path=METRICS_PATH, method="GET")[1]
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples
+                if not s.name.endswith("_created")}
+
+    return settled(read)
 
 
 def test_weighted_split_is_exact(router: NginxRouter) -> None:
@@ -175,12 +196,10 @@ def test_mirror_sends_a_share_to_the_shadow_and_drops_its_answers(router: NginxR
     before = stubs.hits("v3")
     n = 1000
     assert versions_seen(router, n) == {"v1": n}  # the client never sees the shadow's answer
-    time.sleep(0.3)
-    mirrored = stubs.hits("v3") - before
+    mirrored = settled(lambda: stubs.hits("v3")) - before  # the last copies may still be in flight
     assert abs(mirrored - 0.3 * n) < 4 * (n * 0.3 * 0.7) ** 0.5, mirrored
     assert versions_seen(router, 100, {"x-model-version": "v1"}) == {"v1": 100}
-    time.sleep(0.3)
-    assert stubs.hits("v3") - before == mirrored  # requests forced by header are not copied
+    assert settled(lambda: stubs.hits("v3")) - before == mirrored  # requests forced by header are not copied
     counted = metrics(router)
     assert sum(v for (name, labels), v in counted.items()
                if name == "rolloutlab_router_mirrored_requests_total" and ("version", "v3") in labels) == mirrored
