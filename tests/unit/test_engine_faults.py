@@ -11,8 +11,8 @@ from rolloutlab.engine import Engine
 from rolloutlab.faults import Fault, classify
 from rolloutlab.journal import Journal, read_journal
 from rolloutlab.metrics.queries import render_router_errors
-from rolloutlab.metrics.static import StaticSource
-from rolloutlab.routers.fake import FakeRouter
+from tests.fakes.static_metrics import StaticSource
+from tests.fakes.fake_router import FakeRouter
 from rolloutlab.routing import RoutingState
 from rolloutlab.strategies.factory import strategy_for
 from tests.unit.test_engine import CANARY, metrics

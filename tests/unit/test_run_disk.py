@@ -36,7 +36,7 @@ FULL_DISK_RUN = textwrap.dedent("""
     from pathlib import Path
     from rolloutlab.engine import Engine
     from rolloutlab.journal import Journal
-    from rolloutlab.routers.fake import FakeRouter
+    from tests.fakes.fake_router import FakeRouter
     from rolloutlab.routing import RoutingState
     from rolloutlab.strategies.factory import strategy_for
     from tests.unit.test_engine import CANARY, metrics
