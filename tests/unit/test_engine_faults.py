@@ -55,6 +55,22 @@ def make_run(tmp_path: Path, source: StaticSource, faults: list[Fault] = (), loa
     return run, router, journal
 
 
+def on_apply(router: FakeRouter, when, then) -> None:  # noqa: ANN001
+    """Run `then()` as a routing state for which `when(state)` holds is applied (a fault at that moment)."""
+    apply = router.apply
+
+    def applying(state: RoutingState) -> RoutingState:
+        if when(state):
+            then()
+        return apply(state)
+
+    router.apply = applying
+
+
+def first_step(state: RoutingState) -> bool:
+    return state.weights.get("v2") == 10
+
+
 @pytest.fixture(autouse=True)
 def no_pending_interrupt():
     interrupts.reset()
@@ -101,14 +117,7 @@ def test_load_generator_gone_aborts_load_stopped(tmp_path: Path) -> None:
 def test_prometheus_going_away_mid_run_aborts_metrics_unavailable(tmp_path: Path) -> None:
     source = metrics(v2_requests=100)
     run, router, journal = make_run(tmp_path, source)
-    apply = router.apply
-
-    def prometheus_dies_at_first_step(state: RoutingState) -> RoutingState:
-        if state.weights.get("v2") == 10:
-            source.online = False
-        return apply(state)
-
-    router.apply = prometheus_dies_at_first_step
+    on_apply(router, first_step, lambda: setattr(source, "online", False))
     outcome = run.execute()
     assert outcome.outcome == "aborted" and outcome.reason == "metrics unavailable: Prometheus does not answer"
     assert [r["verdict"] for r in read_journal(journal) if r["event"] == "decision"] == [None]  # the baseline window
@@ -116,14 +125,8 @@ def test_prometheus_going_away_mid_run_aborts_metrics_unavailable(tmp_path: Path
 
 def test_an_interrupt_swallowed_by_other_code_is_still_acted_on(tmp_path: Path) -> None:
     run, router, journal = make_run(tmp_path, metrics(v2_requests=100))
-    apply = router.apply
-
-    def signal_arrives_and_its_exception_is_lost(state: RoutingState) -> RoutingState:
-        if state.weights.get("v2") == 10:
-            interrupts._requested.append("SIGINT")  # what the handler records before it raises
-        return apply(state)
-
-    router.apply = signal_arrives_and_its_exception_is_lost
+    # What the handler records before it raises; the KeyboardInterrupt itself is lost somewhere.
+    on_apply(router, first_step, lambda: interrupts._requested.append("SIGINT"))
     outcome = run.execute()
     assert outcome.outcome == "aborted" and outcome.interrupted
     assert router.current().weights == {"v1": 100, "v2": 0}
@@ -132,20 +135,14 @@ def test_an_interrupt_swallowed_by_other_code_is_still_acted_on(tmp_path: Path) 
 
 def test_a_failed_rollback_is_loud_and_says_where_traffic_is(tmp_path: Path) -> None:
     run, router, journal = make_run(tmp_path, metrics(v2_requests=100), [NGINX_GONE])
-    apply = router.apply
-
-    def nginx_refuses_the_rollback(state: RoutingState) -> RoutingState:
-        if state.reason.startswith("abort"):
-            router.fail_next = "nginx (pid 3) is not running; is the lab up?"
-        return apply(state)
-
-    router.apply = nginx_refuses_the_rollback
+    on_apply(router, lambda state: state.reason.startswith("abort"),
+             lambda: setattr(router, "fail_next", "nginx (pid 3) is not running; is the lab up?"))
     outcome = run.execute()
     assert outcome.outcome == "aborted" and outcome.rollback_failed
     assert "the router is gone" in outcome.reason and "ROLLBACK FAILED" in outcome.reason
     records = read_journal(journal)
     failed = next(r for r in records if r["event"] == "rollback_failed")
-    assert failed["target"] == "v1" and "v1 90%" in failed["in_force"].replace(" ", " ")
+    assert failed["target"] == "v1" and "v1 90%" in failed["in_force"]
     assert records[-1]["event"] == "run_finished" and records[-1]["rollback_failed"] is True
 
 
