@@ -34,10 +34,15 @@ def test_up_status_route_down(home: Path) -> None:
         answer = json.load(urllib.request.urlopen(request, timeout=10))
         assert answer["version"] == "v1" and len(answer["predictions"]) == 1
         prom = status["endpoints"]["prometheus_url"]
-        time.sleep(2)
-        targets = json.load(urllib.request.urlopen(f"{prom}/api/v1/targets", timeout=5))["data"]["activeTargets"]
-        models = [t for t in targets if t["labels"]["job"] == "model"]
-        assert sorted((t["labels"]["version"], t["health"]) for t in models) == [("v1", "up"), ("v2", "up")]
+        def model_targets() -> list[tuple[str, str]]:
+            targets = json.load(urllib.request.urlopen(f"{prom}/api/v1/targets", timeout=5))["data"]["activeTargets"]
+            return sorted((t["labels"]["version"], t["health"]) for t in targets if t["labels"]["job"] == "model")
+
+        # Until each target's first scrape its health is "unknown": wait for that, however busy the machine.
+        deadline = time.monotonic() + 30
+        while (len(seen := model_targets()) < 2 or any(h == "unknown" for _, h in seen)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert seen == [("v1", "up"), ("v2", "up")]
 
         again = rolloutlab("up")
         assert again.returncode == 1 and "already up" in again.stderr

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from tests.settle import settled
 from tests.integration.conftest import lab_processes, rolloutlab
 
 
@@ -29,8 +29,9 @@ def test_load_with_two_workers_shows_each_version_and_reaches_prometheus(home: P
         state = json.loads((home / "lab" / "state.json").read_text())
         prometheus = f"http://127.0.0.1:{state['prometheus_port']}"
         served = 'sum by (version) (max_over_time(bentoml_service_request_total{job="model",endpoint="/predict"}[10s]))'
-        time.sleep(2)  # the warm-up's requests (lab up) scraped: the load's own are what comes after
-        before = prometheus_value(prometheus, served)
+        # The warm-up's requests (lab up) all scraped: the load's own are what comes after. Prometheus
+        # scrapes every second, so a count unchanged for 2.5 s is final.
+        before = settled(lambda: prometheus_value(prometheus, served), quiet_s=2.5, timeout_s=30)
         result = rolloutlab("load", "--shape", "step", "--users", "12", "--set", "step_users=6", "--set",
                             "step_time=5s", "--set", "feedback_delay=1s", "--rate-per-user", "4", "--workers", "2",
                             "--interval", "1s", timeout=180)
@@ -56,7 +57,7 @@ def test_load_with_two_workers_shows_each_version_and_reaches_prometheus(home: P
         assert len((run_dir / "progress.jsonl").read_text().splitlines()) == len(live)
 
         # Client and server views share Prometheus: each worker's exporter was scraped while it ran.
-        time.sleep(2)  # the servers' last counts: one more scrape
+        settled(lambda: prometheus_value(prometheus, served), quiet_s=2.5, timeout_s=30)  # the servers' last counts
         window = "[3m]"
         run = run_dir.name
         client = prometheus_value(prometheus, f'sum by (served_version) (max_over_time('

@@ -33,6 +33,7 @@ from rolloutlab.routers.nginx_config import METRICS_PATH, NginxLayout
 from rolloutlab.routing import HeaderRule, Mirror, RoutingState, preview_rule
 from rolloutlab.targets.processes import ProcessRecord, free_port, http_ok, spawn, stop
 from rolloutlab.targets.programs import find_program
+from tests.settle import settled
 
 VERSIONS = ("v1", "v2", "v3")
 
@@ -114,24 +115,6 @@ def ask(router: NginxRouter, headers: dict[str, str] | None = None, path: str = 
 
 def versions_seen(router: NginxRouter, n: int, headers: dict[str, str] | None = None) -> Counter[str]:
     return Counter(ask(router, headers)[1] for _ in range(n))
-
-
-def settled(read, quiet_s: float = 1.0, timeout_s: float = 20.0):  # noqa: ANN001, ANN201
-    """What read() returns once it has stopped changing for quiet_s (bounded by timeout_s).
-
-    Counts that arrive a little later (NGINX flushes its access log every 250 ms; mirrored copies are
-    still in flight) are waited for by watching them settle, not by a fixed sleep that a busy machine
-    can outlast."""
-    deadline = time.monotonic() + timeout_s
-    last, since = read(), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        now = read()
-        if now != last:
-            last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            break
-    return last
 
 
 def metrics(router: NginxRouter) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
