@@ -128,6 +128,56 @@ def canary(runs: int, seed: int) -> None:
     LINES.append(f"  ({len(basic)} canary-basic runs in {seconds:.1f}s)")
 
 
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    return values[len(values) // 2] if values else math.nan
+
+
+def _to_rollback(results: list[RunResult]) -> float:
+    """Median seconds from the candidate's first request to the rollback decision (rolled-back runs)."""
+    return _median([r.elapsed_s - r.first_candidate for r in results
+                    if r.outcome == "rolled back" and r.first_candidate is not None])
+
+
+def _side_by_side(target: str, fixed: float, sequential: float, unit: str, outcome: str) -> None:
+    ratio = sequential / fixed if fixed else math.nan
+    shown = (f"{fixed * 100:.1f} % → {sequential * 100:.1f} %" if unit == "%"
+             else f"{fixed:.0f} s → {sequential:.0f} s")
+    report(target, f"{shown} (ratio {ratio:.2f})", outcome)
+
+
+def sequential_checks(runs: int, seed: int) -> None:
+    """Issue 21: fixed windows against sequential looks, same world, load and seed for both modes."""
+    modes = ("fixed", "sequential")
+    LINES.append("sequential checks: fixed → sequential, same world, load and seed")
+    for name in ("canary-slow", "canary-flaky", "canary-degraded", "canary-leaky", "canary-tail-latency",
+                 "bluegreen-bad-release"):
+        by_mode = {m: simulate(name, runs, seed + 20, [f"analysis.mode={m}"])[2] for m in modes}
+        fixed_s, seq_s = (_to_rollback(by_mode[m]) for m in modes)
+        fast = name in ("canary-slow", "canary-flaky", "canary-degraded", "bluegreen-bad-release")
+        _side_by_side(f"{name}: first candidate request → rollback (median)" + (" ≤ 10 s" if fast else ""),
+                      fixed_s, seq_s, "s", verdict(seq_s, 0, 10) if fast else "(as fast as the evidence allows)")
+        if name.startswith("canary"):
+            early = {m: count(by_mode[m], lambda r: r.outcome == "rolled back"
+                              and all(w["percent"] < 50 for w in r.windows)).value for m in modes}
+            report(f"  {name}: rolled back before 50 % ≥ 99 %", f"{early['fixed'] * 100:.1f} % → "
+                   f"{early['sequential'] * 100:.1f} %", verdict(early["sequential"], 0.99, 1.0))
+        else:
+            caught = {m: count(by_mode[m], lambda r: r.outcome == "rolled back").value for m in modes}
+            report(f"  {name}: rolled back ≥ 99 %", f"{caught['fixed'] * 100:.1f} % → "
+                   f"{caught['sequential'] * 100:.1f} %", verdict(caught["sequential"], 0.99, 1.0))
+    for name in ("canary-basic", "bluegreen-basic"):
+        by_mode = {m: simulate(name, runs, seed + 21, [f"analysis.mode={m}"])[2] for m in modes}
+        false_rb = {m: count(by_mode[m], lambda r: r.outcome == "rolled back") for m in modes}
+        report(f"{name}: false rollbacks ≤ 1 %", f"{false_rb['fixed'].value * 100:.1f} % → {false_rb['sequential']}",
+               verdict(false_rb["sequential"].value, 0.0, 0.01))
+        promoted = {m: _median([r.elapsed_s for r in by_mode[m] if r.outcome == "promoted"]) for m in modes}
+        target = " ≤ 45 s" if name == "canary-basic" else ""
+        _side_by_side(f"  {name}: load start → promotion (median){target}", promoted["fixed"],
+                      promoted["sequential"], "s",
+                      verdict(promoted["sequential"], 0, 45) if target else "(blue-green waits out its watch)")
+
+
 def bandits(runs: int, seed: int) -> None:
     for policy in ("thompson", "epsilon", "ucb"):
         scenario, world, results, seconds = simulate(f"bandit-{policy}", runs, seed + 5)
@@ -170,12 +220,17 @@ def main() -> None:
     parser.add_argument("--bandit-runs", type=int, default=300)
     parser.add_argument("--calibration-runs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=("sequential",), help="run only this group of targets")
     args = parser.parse_args()
     started = time.perf_counter()
     print(f"{'target':<62} {'measured (95 % Wilson interval)':<44} result")
+    if args.only == "sequential":
+        sequential_checks(args.runs, args.seed)
+        return
     aa(args.runs, args.seed)
     power(args.runs, args.seed)
     canary(args.runs, args.seed)
+    sequential_checks(args.runs, args.seed)
     bandits(args.bandit_runs, args.seed)
     speed(args.seed)
     calibration(args.calibration_runs, args.seed)

@@ -10,18 +10,19 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from rolloutlab.analysis.checks import Check, Observed, assess
 from rolloutlab.analysis.measure import measure
+from rolloutlab.analysis.sequential import assess_sequential, bucket_bounds
 from rolloutlab.analysis.verdict import Assessment, Verdict
 from rolloutlab.errors import MetricsUnavailable, RolloutLabError
 from rolloutlab.gates.result import GateResult
 from rolloutlab.scenario.gates import Gates
 from rolloutlab.journal import Journal
 from rolloutlab.metrics.base import MetricsSource
-from rolloutlab.metrics.queries import COUNTERS, USER_MOMENTS, render_counter, render_metric, render_user_moment
+from rolloutlab.metrics.queries import COUNTERS, USER_MOMENTS, render_bucket, render_counter, render_metric, render_user_moment
 from rolloutlab.routers.base import TrafficRouter
 from rolloutlab.routing import RoutingState
 from rolloutlab.scenario import ScenarioBase
@@ -168,7 +169,16 @@ class Engine:
             self._write("analysis", phase=step.phase, label=step.label, verdict="Error", reasons=[str(exc)])
             return assessment
         fallback = self.recorded.get(judge.fallback) if judge.fallback else None
-        assessment = assess(a.checks, judged, reference, fallback, a.min_requests, a.min_feedback)
+        if step.sequential:
+            try:
+                judged = self._with_buckets(judged, window_s, bucket_bounds(a.checks, reference, fallback))
+            except MetricsUnavailable as exc:
+                self._write("analysis", phase=step.phase, label=step.label, verdict="Error", reasons=[str(exc)])
+                return Assessment(Verdict.ERROR, (str(exc),))
+            assessment = assess_sequential(a.checks, judged, reference, fallback, a.min_requests, a.min_feedback,
+                                           a.alpha)
+        else:
+            assessment = assess(a.checks, judged, reference, fallback, a.min_requests, a.min_feedback)
         share = step.state.weights.get(judge.version, 0) * 100 // max(1, step.state.total)
         self._write(
             "analysis", phase=step.phase, label=step.label, window_s=round(window_s, 2),
@@ -178,6 +188,12 @@ class Engine:
             reference_baseline=fallback.to_dict() if fallback else None,
         )
         return assessment
+
+    def _with_buckets(self, observed: Observed, window_s: float, bounds: set[float]) -> Observed:
+        """The version's requests within each latency bucket bound over the window (sequential latency tests)."""
+        version = observed.metrics.version
+        counts = {le: self.metrics.query(render_bucket(version, le, window_s)) for le in sorted(bounds)}
+        return replace(observed, at_most={le: 0.0 if math.isnan(v) else v for le, v in counts.items()})
 
     def _record(self, step: Step, window_s: float) -> None:
         assert step.record is not None
@@ -252,10 +268,14 @@ class Engine:
             self.compare_since = time.time()
         if hold > 0:
             self._emit("hold", {"label": step.label, "phase": step.phase, "seconds": hold, "since": time.time()})
-            self._say(f"{step.label}: holding {hold:g}s" + (" then judging" if step.judge or step.guards else ""))
+            if not step.sequential:
+                self._say(f"{step.label}: holding {hold:g}s" + (" then judging" if step.judge or step.guards else ""))
+            elif step.window_s == hold:  # the first look: say it once, not at every scrape
+                self._say(f"{step.label}: judging every {hold:g}s until conclusive")
             self._wait(hold)
-        assessment = self._judge(step, hold, step.judge) if step.judge else None
-        guards = {g.version: self._judge(step, hold, g) for g in step.guards}
+        window = step.window_s or hold  # a sequential look judges the whole step so far
+        assessment = self._judge(step, window, step.judge) if step.judge else None
+        guards = {g.version: self._judge(step, window, g) for g in step.guards}
         if step.record:
             self._record(step, hold)
         probe = self._probe(step.probe) if step.probe else None
@@ -270,8 +290,8 @@ class Engine:
                                **agreement)
         if tallies:
             self._write("tally", label=step.label, tallies={v: _tally_dict(t) for v, t in tallies.items()})
-        if assessment is not None:
-            self._say(f"{step.label}: {assessment.verdict.value} — {assessment.summary}")
+        if assessment is not None and not (step.sequential and assessment.verdict is Verdict.INCONCLUSIVE):
+            self._say(f"{step.label}: {assessment.verdict.value} after {window:g}s — {assessment.summary}")
         for version, guard in guards.items():
             if guard.verdict is not Verdict.SUCCESSFUL:
                 self._say(f"{step.label}: guardrail on {version}: {guard.verdict.value} — {guard.summary}")
