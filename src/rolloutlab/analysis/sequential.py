@@ -108,7 +108,8 @@ def assess_sequential(
                     and o.values.get(check.metric) == result.reference), None)
         verdict, detail = _sequential(check, result, judged, ref, alpha)
         if verdict is None and check.metric in QUANTILES and check.min_samples is None \
-                and result.threshold is not None and result.samples >= result.min_samples:
+                and result.threshold is not None and result.samples >= result.min_samples \
+                and judged.at_most.get(INF, 0.0) > 0:  # the buckets were read: the test did run
             # A quantile from a few dozen requests is one or two requests' latency (the fixed rule rolled a
             # healthy v2 back in 2 % of runs at 50 requests): at the minimum exposure the exceedance test
             # decides, and what it has not found is no regression. A check with its own min_samples says

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from rolloutlab.analysis.verdict import Verdict
+from rolloutlab.analysis.verdict import Assessment, Verdict
 from rolloutlab.routing import PREVIEW_HEADER, PREVIEW_VALUE, Mirror, RoutingState, preview_rule
 from rolloutlab.strategies.base import Judge, Outcome, Probe, Record, Step
 
@@ -100,6 +100,16 @@ class BlueGreen:
                                f"all traffic back on {self.blue}", "watch")
         if watched + 1e-9 < self.watch:  # the fixed rule decides only once the whole watch window is in
             return self._look(replace(last.step, switch_to=None), progress.looks + 1)
+        decided = self._watch_decided(assessment, watched)
+        if decided is not None:
+            return decided
+        if watched + self.look > self.watch * self.inconclusive_limit + 1e-9:
+            return self._final(Outcome.ROLLED_BACK, f"inconclusive for {watched:g}s of watching "
+                               f"(limit {self.watch * self.inconclusive_limit:g}s): back on {self.blue}", "watch")
+        return self._look(replace(last.step, switch_to=None), progress.looks + 1)
+
+    def _watch_decided(self, assessment: Assessment | None, watched: float) -> Step | None:
+        """The end of a watch window: promoted on a pass, rolled back on a failure, None while inconclusive."""
         verdict = assessment.verdict if assessment else Verdict.ERROR
         summary = assessment.summary if assessment else "no assessment"
         if verdict is Verdict.SUCCESSFUL:
@@ -108,10 +118,7 @@ class BlueGreen:
         if verdict is Verdict.FAILED:
             return self._final(Outcome.ROLLED_BACK, f"{self.green} failed the watch window ({summary}); "
                                f"all traffic back on {self.blue}", "watch")
-        if watched + self.look > self.watch * self.inconclusive_limit + 1e-9:
-            return self._final(Outcome.ROLLED_BACK, f"inconclusive for {watched:g}s of watching "
-                               f"(limit {self.watch * self.inconclusive_limit:g}s): back on {self.blue}", "watch")
-        return self._look(replace(last.step, switch_to=None), progress.looks + 1)
+        return None
 
     def next(self, history: tuple[Record, ...]) -> Step:
         last = history[-1]
@@ -134,12 +141,9 @@ class BlueGreen:
                 return self._switch()
             return self._final(Outcome.REJECTED, f"pre-switch analysis on mirrored traffic: {verdict.value} "
                                f"({summary})", "mirror")
-        if verdict is Verdict.SUCCESSFUL:
-            return self._final(Outcome.PROMOTED, f"{self.green} passed the {self.watch:g}s watch window; "
-                               f"{self.blue} retired", "watch")
-        if verdict is Verdict.FAILED:
-            return self._final(Outcome.ROLLED_BACK, f"{self.green} failed the watch window ({summary}); "
-                               f"all traffic back on {self.blue}", "watch")
+        decided = self._watch_decided(assessment, self.watch)
+        if decided is not None:
+            return decided
         inconclusive = progress.inconclusive + 1
         if inconclusive >= self.inconclusive_limit:
             return self._final(Outcome.ROLLED_BACK, f"{inconclusive} inconclusive watch windows in a row "
