@@ -111,6 +111,7 @@ class Engine:
         self.recorded: dict[str, Observed] = {}  # windows a strategy asked to keep, by name
         self.tally_start: dict[str, dict[str, float]] = {}  # counter values when tallying began
         self.compare_since: float | None = None  # wall time the first shadow window began
+        self.looks_since = time.monotonic()  # when the current step's sequential looks began
         self.fallback: RoutingState = RoutingState({scenario.versions.baseline: 100}, reason="abort")
 
     # --- helpers -------------------------------------------------------------------------------
@@ -266,6 +267,8 @@ class Engine:
             self._tally(step.tally)  # the zero point: counting starts with the first tallied step
         if step.compare and self.compare_since is None:
             self.compare_since = time.time()
+        if step.sequential and step.window_s == hold:  # the first look of a step: its window begins now
+            self.looks_since = time.monotonic()
         if hold > 0:
             self._emit("hold", {"label": step.label, "phase": step.phase, "seconds": hold, "since": time.time()})
             if not step.sequential:
@@ -273,7 +276,9 @@ class Engine:
             elif step.window_s == hold:  # the first look: say it once, not at every scrape
                 self._say(f"{step.label}: judging every {hold:g}s until conclusive")
             self._wait(hold)
-        window = step.window_s or hold  # a sequential look judges the whole step so far
+        window = hold
+        if step.sequential:  # a look judges the whole step so far, in real time (queries take time too)
+            window = max(step.window_s or hold, time.monotonic() - self.looks_since)
         assessment = self._judge(step, window, step.judge) if step.judge else None
         guards = {g.version: self._judge(step, window, g) for g in step.guards}
         if step.record:
