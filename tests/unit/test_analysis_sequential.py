@@ -65,3 +65,9 @@ def test_latency_bounds_are_the_buckets_around_the_threshold_and_the_judge_asks_
     assert latency_bounds(50.0) == (0.05, 0.05)
     assert bucket_bounds(P95, seen("b", 300, p95=10.0), None) == {0.03, 0.05, math.inf}  # bound 35 ms
     assert bucket_bounds(ERRORS, seen("b", 300), None) == set()
+
+
+def test_extrapolated_prometheus_counts_a_little_past_the_total_are_clamped_not_an_error() -> None:
+    candidate = seen("c", 47.5)
+    candidate = Observed(candidate.metrics, candidate.values, {}, {**candidate.at_most, math.inf: 47.4})
+    assert judge(P95, candidate, seen("b", 300, p95=12.0))[0] is Verdict.INCONCLUSIVE  # 47 < 50: still looking

@@ -40,9 +40,15 @@ def latency_bounds(threshold_ms: float) -> tuple[float | None, float | None]:
     return lower, upper
 
 
+def _counted(part: float, whole: float) -> float:
+    """Prometheus' increase() extrapolates each series apart: a part may come out a little outside [0, whole]."""
+    return min(max(part, 0.0), whole)
+
+
 def _proportion(successes: float, n: float, bound: float, higher_is_better: bool, alpha: float) -> Verdict | None:
     if not 0 < bound < 1 or n <= 0:
         return None
+    successes = _counted(successes, n)
     over, under = exceeds(successes, n, bound, alpha), below(successes, n, bound, alpha)
     if over:
         return Verdict.SUCCESSFUL if higher_is_better else Verdict.FAILED
@@ -56,6 +62,7 @@ def _drop(judged: Observed, ref: Observed, max_drop: float, alpha: float) -> Ver
     (s1, n1), (s2, n2) = (judged.metrics.reward, judged.metrics.feedback), (ref.metrics.reward, ref.metrics.feedback)
     if n1 <= 0 or n2 <= 0:
         return None
+    s1, s2 = _counted(s1, n1), _counted(s2, n2)
     p1, p2 = (s1 + 0.5) / (n1 + 1), (s2 + 0.5) / (n2 + 1)  # never a zero variance from all-correct labels
     estimate = s1 / n1 - s2 / n2 + max_drop
     variance = p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
@@ -71,11 +78,11 @@ def _quantile(check: Check, judged: Observed, threshold: float, alpha: float) ->
         return None, ""
     lower, upper = latency_bounds(threshold)
     if upper is not None and upper in judged.at_most:
-        above = total - judged.at_most[upper]
+        above = _counted(total - judged.at_most[upper], total)
         if exceeds(above, total, 1 - q, alpha):
             return Verdict.FAILED, f"{above:.0f} of {total:.0f} above {upper * 1000:g} ms (> {1 - q:.0%})"
     if lower is not None and lower in judged.at_most:
-        above = total - judged.at_most[lower]
+        above = _counted(total - judged.at_most[lower], total)
         if below(above, total, 1 - q, alpha):
             return Verdict.SUCCESSFUL, f"{above:.0f} of {total:.0f} above {lower * 1000:g} ms (< {1 - q:.0%})"
     return None, ""
