@@ -122,7 +122,8 @@ def _power(p1: float, p2: float, n1: float, n2: float, alpha: float) -> float:
 
 
 def canary(runs: int, seed: int) -> None:
-    _, _, basic, seconds = simulate("canary-basic", runs, seed + 3)
+    fixed = ["analysis.mode=fixed"]  # the fixed-window figures; sequential_checks() compares both modes
+    _, _, basic, seconds = simulate("canary-basic", runs, seed + 3, fixed)
     false_rb = count(basic, lambda r: r.outcome == "rolled back")
     report("canary-basic: false rollbacks ≤ 1 %", str(false_rb), verdict(false_rb.value, 0.0, 0.01))
     where: dict[str, int] = {}
@@ -135,13 +136,63 @@ def canary(runs: int, seed: int) -> None:
             where["inconclusive"] = where.get("inconclusive", 0) + 1
     report("  where the false rollbacks happened", ", ".join(f"{k}: {v}" for k, v in sorted(where.items())), "")
     quiet = replace(Noise(), shared_window_sigma=0.0, own_window_sigma=0.0)
-    _, _, calm, _ = simulate("canary-basic", runs, seed + 3, noise=quiet)
+    _, _, calm, _ = simulate("canary-basic", runs, seed + 3, fixed, noise=quiet)
     calm_rb = count(calm, lambda r: r.outcome == "rolled back")
     report("  the same on a quiet machine (no window-to-window noise)", str(calm_rb), verdict(calm_rb.value, 0.0, 0.01))
-    _, _, slow, _ = simulate("canary-slow", runs, seed + 4)
+    _, _, slow, _ = simulate("canary-slow", runs, seed + 4, fixed)
     caught = count(slow, lambda r: r.outcome == "rolled back" and r.first_failure == 0 and len(r.windows) == 1)
     report("canary-slow: rolled back at the first canary step ≥ 99 %", str(caught), verdict(caught.value, 0.99, 1.0))
     LINES.append(f"  ({len(basic)} canary-basic runs in {seconds:.1f}s)")
+
+
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    return values[len(values) // 2] if values else math.nan
+
+
+def _to_rollback(results: list[RunResult]) -> float:
+    """Median seconds from the candidate's first request to the rollback decision (rolled-back runs)."""
+    return _median([r.elapsed_s - r.first_candidate for r in results
+                    if r.outcome == "rolled back" and r.first_candidate is not None])
+
+
+def _side_by_side(target: str, fixed: float, sequential: float, unit: str, outcome: str) -> None:
+    ratio = sequential / fixed if fixed else math.nan
+    shown = (f"{fixed * 100:.1f} % → {sequential * 100:.1f} %" if unit == "%"
+             else f"{fixed:.0f} s → {sequential:.0f} s")
+    report(target, f"{shown} (ratio {ratio:.2f})", outcome)
+
+
+def sequential_checks(runs: int, seed: int) -> None:
+    """Issue 21: fixed windows against sequential looks, same world, load and seed for both modes."""
+    modes = ("fixed", "sequential")
+    LINES.append("sequential checks: fixed → sequential, same world, load and seed")
+    for name in ("canary-slow", "canary-flaky", "canary-degraded", "canary-leaky", "canary-tail-latency",
+                 "bluegreen-bad-release"):
+        by_mode = {m: simulate(name, runs, seed + 20, [f"analysis.mode={m}"])[2] for m in modes}
+        fixed_s, seq_s = (_to_rollback(by_mode[m]) for m in modes)
+        fast = name in ("canary-slow", "canary-flaky", "canary-degraded", "bluegreen-bad-release")
+        _side_by_side(f"{name}: first candidate request → rollback (median)" + (" ≤ 10 s" if fast else ""),
+                      fixed_s, seq_s, "s", verdict(seq_s, 0, 10) if fast else "(as fast as the evidence allows)")
+        if name.startswith("canary"):
+            early = {m: count(by_mode[m], lambda r: r.outcome == "rolled back"
+                              and all(w["percent"] < 50 for w in r.windows)).value for m in modes}
+            report(f"  {name}: rolled back before 50 % ≥ 99 %", f"{early['fixed'] * 100:.1f} % → "
+                   f"{early['sequential'] * 100:.1f} %", verdict(early["sequential"], 0.99, 1.0))
+        else:
+            caught = {m: count(by_mode[m], lambda r: r.outcome == "rolled back").value for m in modes}
+            report(f"  {name}: rolled back ≥ 99 %", f"{caught['fixed'] * 100:.1f} % → "
+                   f"{caught['sequential'] * 100:.1f} %", verdict(caught["sequential"], 0.99, 1.0))
+    for name in ("canary-basic", "bluegreen-basic"):
+        by_mode = {m: simulate(name, runs, seed + 21, [f"analysis.mode={m}"])[2] for m in modes}
+        false_rb = {m: count(by_mode[m], lambda r: r.outcome == "rolled back") for m in modes}
+        report(f"{name}: false rollbacks ≤ 1 %", f"{false_rb['fixed'].value * 100:.1f} % → {false_rb['sequential']}",
+               verdict(false_rb["sequential"].value, 0.0, 0.01))
+        promoted = {m: _median([r.elapsed_s for r in by_mode[m] if r.outcome == "promoted"]) for m in modes}
+        target = " ≤ 45 s" if name == "canary-basic" else ""
+        _side_by_side(f"  {name}: load start → promotion (median){target}", promoted["fixed"],
+                      promoted["sequential"], "s",
+                      verdict(promoted["sequential"], 0, 45) if target else "(blue-green waits out its watch)")
 
 
 def bandits(runs: int, seed: int) -> None:
@@ -156,12 +207,13 @@ def bandits(runs: int, seed: int) -> None:
 
 
 def speed(seed: int) -> None:
-    best = 0.0
-    for i in range(3):
-        _, _, results, seconds = simulate("canary-basic", 2000, seed + 10 + i)
-        best = max(best, len(results) / seconds)
-    report("speed: ≥ 1,000 canary-basic runs per second on one core", f"{best:,.0f} runs/s (best of 3 × 2,000)",
-           "PASS" if best >= 1000 else f"MISS by {1000 - best:,.0f} runs/s")
+    for mode in ("fixed", "sequential"):  # a sequential run looks every second: ≈ 4 × the rounds
+        best = 0.0
+        for i in range(3):
+            _, _, results, seconds = simulate("canary-basic", 2000, seed + 10 + i, [f"analysis.mode={mode}"])
+            best = max(best, len(results) / seconds)
+        report(f"speed: ≥ 1,000 canary-basic runs per second on one core ({mode})",
+               f"{best:,.0f} runs/s (best of 3 × 2,000)", "PASS" if best >= 1000 else f"MISS by {1000 - best:,.0f} runs/s")
 
 
 def calibration(runs: int, seed: int) -> None:
@@ -186,12 +238,17 @@ def main() -> None:
     parser.add_argument("--bandit-runs", type=int, default=300)
     parser.add_argument("--calibration-runs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=("sequential",), help="run only this group of targets")
     args = parser.parse_args()
     started = time.perf_counter()
     print(f"{'target':<62} {'measured (95 % Wilson interval)':<44} result")
+    if args.only == "sequential":
+        sequential_checks(args.runs, args.seed)
+        return
     aa(args.runs, args.seed)
     power(args.runs, args.seed)
     canary(args.runs, args.seed)
+    sequential_checks(args.runs, args.seed)
     bandits(args.bandit_runs, args.seed)
     speed(args.seed)
     calibration(args.calibration_runs, args.seed)

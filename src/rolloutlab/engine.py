@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from rolloutlab.analysis.checks import Check, Observed, assess
 from rolloutlab.analysis.measure import measure
+from rolloutlab.analysis.sequential import assess_sequential, bucket_bounds
 from rolloutlab.analysis.verdict import Assessment, Verdict
 from rolloutlab import interrupts
 from rolloutlab.errors import InfrastructureFault, MetricsUnavailable, RolloutLabError
@@ -26,6 +27,7 @@ from rolloutlab.metrics.base import MetricsSource
 from rolloutlab.metrics.queries import (
     COUNTERS,
     USER_MOMENTS,
+    render_bucket,
     render_counter,
     render_metric,
     render_router_errors,
@@ -124,6 +126,7 @@ class Engine:
         self.recorded: dict[str, Observed] = {}  # windows a strategy asked to keep, by name
         self.tally_start: dict[str, dict[str, float]] = {}  # counter values when tallying began
         self.compare_since: float | None = None  # wall time the first shadow window began
+        self.looks_since = time.monotonic()  # when the current step's sequential looks began
         self.fallback: RoutingState = RoutingState({scenario.versions.baseline: 100}, reason="abort")
 
     # --- helpers -------------------------------------------------------------------------------
@@ -210,7 +213,16 @@ class Engine:
             self._write("analysis", phase=step.phase, label=step.label, verdict="Error", reasons=[str(exc)])
             raise MetricsUnavailable(f"metrics unavailable: {exc}") from exc
         fallback = self.recorded.get(judge.fallback) if judge.fallback else None
-        assessment = assess(a.checks, judged, reference, fallback, a.min_requests, a.min_feedback)
+        if step.sequential:
+            try:
+                judged = self._with_buckets(judged, window_s, bucket_bounds(a.checks, reference, fallback))
+            except MetricsUnavailable as exc:
+                self._write("analysis", phase=step.phase, label=step.label, verdict="Error", reasons=[str(exc)])
+                raise MetricsUnavailable(f"metrics unavailable: {exc}") from exc
+            assessment = assess_sequential(a.checks, judged, reference, fallback, a.min_requests, a.min_feedback,
+                                           a.alpha)
+        else:
+            assessment = assess(a.checks, judged, reference, fallback, a.min_requests, a.min_feedback)
         share = step.state.weights.get(judge.version, 0) * 100 // max(1, step.state.total)
         self._write(
             "analysis", phase=step.phase, label=step.label, window_s=round(window_s, 2),
@@ -232,6 +244,12 @@ class Engine:
         self._write("analysis", phase=step.phase, label=step.label, window_s=round(window_s, 2), version=version,
                     verdict=Verdict.FAILED.value, reasons=[reason], router_errors=None if math.isnan(errors) else errors)
         return Assessment(Verdict.FAILED, (reason,))
+
+    def _with_buckets(self, observed: Observed, window_s: float, bounds: set[float]) -> Observed:
+        """The version's requests within each latency bucket bound over the window (sequential latency tests)."""
+        version = observed.metrics.version
+        counts = {le: self.metrics.query(render_bucket(version, le, window_s)) for le in sorted(bounds)}
+        return replace(observed, at_most={le: 0.0 if math.isnan(v) else v for le, v in counts.items()})
 
     def _record(self, step: Step, window_s: float) -> None:
         assert step.record is not None
@@ -305,12 +323,20 @@ class Engine:
             self._tally(step.tally)  # the zero point: counting starts with the first tallied step
         if step.compare and self.compare_since is None:
             self.compare_since = time.time()
+        if step.sequential and step.window_s == hold:  # the first look of a step: its window begins now
+            self.looks_since = time.monotonic()
         if hold > 0:
             self._emit("hold", {"label": step.label, "phase": step.phase, "seconds": hold, "since": time.time()})
-            self._say(f"{step.label}: holding {hold:g}s" + (" then judging" if step.judge or step.guards else ""))
+            if not step.sequential:
+                self._say(f"{step.label}: holding {hold:g}s" + (" then judging" if step.judge or step.guards else ""))
+            elif step.window_s == hold:  # the first look: say it once, not at every scrape
+                self._say(f"{step.label}: judging every {hold:g}s until conclusive")
             self._wait(hold)
-        assessment = self._judge(step, hold, step.judge) if step.judge else None
-        guards = {g.version: self._judge(step, hold, g) for g in step.guards}
+        window = hold
+        if step.sequential:  # a look judges the whole step so far, in real time (queries take time too)
+            window = max(step.window_s or hold, time.monotonic() - self.looks_since)
+        assessment = self._judge(step, window, step.judge) if step.judge else None
+        guards = {g.version: self._judge(step, window, g) for g in step.guards}
         if step.record:
             self._record(step, hold)
         probe = self._probe(step.probe) if step.probe else None
@@ -325,8 +351,8 @@ class Engine:
                                **agreement)
         if tallies:
             self._write("tally", label=step.label, tallies={v: _tally_dict(t) for v, t in tallies.items()})
-        if assessment is not None:
-            self._say(f"{step.label}: {assessment.verdict.value} — {assessment.summary}")
+        if assessment is not None and not (step.sequential and assessment.verdict is Verdict.INCONCLUSIVE):
+            self._say(f"{step.label}: {assessment.verdict.value} after {window:g}s — {assessment.summary}")
         for version, guard in guards.items():
             if guard.verdict is not Verdict.SUCCESSFUL:
                 self._say(f"{step.label}: guardrail on {version}: {guard.verdict.value} — {guard.summary}")

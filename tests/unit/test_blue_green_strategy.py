@@ -66,3 +66,32 @@ def test_a_failed_watch_puts_everyone_back_on_blue_and_stops_nothing() -> None:
 def test_aborting_at_any_phase_falls_back_to_blue() -> None:
     for step in drive(BlueGreen("blue", "green", 5.0, 8.0, 30), [S, I, S], [True])[:-1]:
         assert step.fallback.weights == {"blue": 100, "green": 0} and not step.fallback.rules
+
+
+def test_sequential_watch_rolls_back_at_once_on_a_conclusive_failure_and_passes_only_after_the_watch() -> None:
+    from rolloutlab.analysis.verdict import Assessment, CheckResult, Verdict
+    from rolloutlab.strategies.base import Observation, Outcome, ProbeResult, Record
+    from rolloutlab.strategies.blue_green import BlueGreen
+
+    def result(verdict: Verdict, conclusive: bool) -> Assessment:
+        check = CheckResult("p50_ms", "p50_ms", "v2", "", 1.0, 2.0, "", 10, 50, verdict, "canned", None, conclusive)
+        return Assessment(verdict, ("canned",), (check,))
+
+    def run(assessments: list[Assessment]):  # noqa: ANN202
+        bg = BlueGreen("v1", "v2", 5.0, 3.0, look=1.0)
+        steps, history = [bg.first()], ()
+        while not steps[-1].final:
+            step = steps[-1]
+            observation = Observation(0.0, assessments.pop(0) if step.judge else None,
+                                      ProbeResult(True, "ok") if step.probe else None)
+            history += (Record(step, observation),)
+            steps.append(bg.next(history))
+        return steps
+
+    failed = run([result(Verdict.FAILED, True)])
+    assert failed[-1].outcome is Outcome.ROLLED_BACK and len([s for s in failed if s.judge]) == 1
+    # a non-conclusive failure and passes before the watch's 3 s are not final; the pass at 3 s is
+    passed = run([result(Verdict.FAILED, False), result(Verdict.SUCCESSFUL, False), result(Verdict.SUCCESSFUL, False)])
+    watch = [s for s in passed if s.judge]
+    assert [s.window_s for s in watch] == [1.0, 2.0, 3.0] and watch[0].switch_to == "v2" and watch[1].switch_to is None
+    assert passed[-1].outcome is Outcome.PROMOTED

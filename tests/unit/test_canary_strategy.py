@@ -59,3 +59,18 @@ def test_canary_failures_accumulate_across_steps() -> None:
 def test_every_canary_step_falls_back_to_the_baseline_alone() -> None:
     for step in drive(Canary("v1", "v2", (10, 50, 100), 5.0), [S, I, S, F])[:-1]:
         assert step.fallback.weights == {"v1": 100, "v2": 0}
+
+
+def test_sequential_canary_looks_again_on_a_growing_window_until_conclusive() -> None:
+    canary = Canary("v1", "v2", (10, 100), 5.0, look=1.0)
+    taken = drive(canary, [I, I, S, S])
+    judged = [s for s in taken if s.judge]
+    assert [(s.state.weights["v2"], s.hold_s, s.window_s, s.sequential) for s in judged] == [
+        (10, 1.0, 1.0, True), (10, 1.0, 2.0, True), (10, 1.0, 3.0, True), (100, 1.0, 1.0, True)]
+    assert taken[-1].outcome is PROMOTED
+
+
+def test_sequential_canary_rolls_back_when_nothing_is_conclusive_for_interval_times_the_limit() -> None:
+    canary = Canary("v1", "v2", (10, 100), 2.0, inconclusive_limit=2, look=1.0)
+    taken = drive(canary, [I, I, I, I])
+    assert taken[-1].outcome is ROLLED_BACK and "4s" in taken[-1].reason

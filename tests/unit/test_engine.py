@@ -215,3 +215,22 @@ def test_a_counter_prometheus_cannot_read_is_left_out_of_the_tally_never_counted
     tallies = run._tally(("v1", "v2"))
     assert tallies["v1"].requests == 50.0 and tallies["v2"].requests == 0.0  # v2 counts from its first reading
     assert any("tally of v2" in r.get("message", "") for r in read_journal(journal) if r["event"] == "error")
+
+
+def test_a_sequential_canary_judges_the_growing_window_and_stops_at_the_first_conclusive_failure(tmp_path: Path) -> None:
+    from rolloutlab.metrics.queries import render_bucket
+    from rolloutlab.sim.histogram import LATENCY_BUCKETS
+
+    scenario = CANARY.model_copy(update={"analysis": ANALYSIS.model_copy(update={"mode": "sequential", "look": 1.0})})
+    values: dict[str, float] = {}
+    for window in (2, 3):  # v2 answers 30 requests per window, 6 of them 5xx: far past 1 % after one look
+        values.update(version_values("v1", 500, accuracy=0.94, window=window))
+        values.update(version_values("v2", 30, errors=6, window=window))
+        values.update({render_bucket("v2", le, window): 30.0 for le in (*LATENCY_BUCKETS, float("inf"))})
+    run, router, journal = make_run(tmp_path, StaticSource(values), scenario=scenario)
+    assert run.execute().outcome == "rolled back"
+    analyses = [r for r in read_journal(journal) if r["event"] == "analysis"]
+    assert [a["window_s"] for a in analyses] == [1.0]  # the baseline window is recorded, the first look decides
+    error_rate = next(c for c in analyses[0]["checks"] if c["name"] == "error_rate")
+    assert error_rate["verdict"] == "Failed" and error_rate["conclusive"] is True
+    assert router.current().weights == {"v1": 100, "v2": 0}

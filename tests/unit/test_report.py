@@ -160,3 +160,20 @@ def test_an_aborted_run_still_has_a_report_that_says_so_and_why(tmp_path: Path) 
     assert "abort: interrupted by the user" in html  # the rollback to the baseline is in the timeline
     assert "weights" in {f.stem for f in files.figures}
     assert "# canary-basic: ABORTED" in files.summary.read_text()
+
+
+def test_a_sequential_run_says_when_each_check_became_conclusive() -> None:
+    from rolloutlab.report.markdown import _conclusive
+
+    def look(window: float, error: str, p95: str, conclusive: bool) -> dict:
+        return {"event": "analysis", "label": "step 1/3: v2 at 10%", "window_s": window, "checks": [
+            {"name": "error_rate", "verdict": error, "samples": window * 6, "conclusive": False},
+            {"name": "p95_ms", "verdict": p95, "samples": window * 6, "conclusive": conclusive}]}
+
+    records = [{"event": "run_started", "scenario": {"analysis": {"mode": "sequential"}}},
+               look(1.0, "Inconclusive", "Inconclusive", False), look(2.0, "Inconclusive", "Failed", True),
+               look(9.0, "Successful", "Failed", True)]
+    table = "\n".join(_conclusive(records))
+    assert "| step 1/3: v2 at 10% | p95_ms | Failed | 2.0s | 12 | always-valid test |" in table
+    assert "| step 1/3: v2 at 10% | error_rate | Successful | 9.0s | 54 | minimum exposure reached |" in table
+    assert _conclusive([{"event": "run_started", "scenario": {"analysis": {"mode": "fixed"}}}]) == []

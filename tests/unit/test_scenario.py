@@ -173,3 +173,18 @@ def test_time_scale_shortens_every_window_and_keeps_minimum_samples(tmp_path: Pa
 def test_bad_experiment_settings_are_named(tmp_path: Path, text: str, where: str) -> None:
     with pytest.raises(ScenarioError, match=where):
         load_scenario(write(tmp_path, text))
+
+
+def test_analysis_mode_is_fixed_or_sequential_and_errors_point_at_the_line(tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, VALID + "  mode: sequential\n  look: 1s\n"))
+    assert (s.analysis.mode, s.analysis.look, load_scenario(write(tmp_path, VALID)).analysis.mode) == \
+        ("sequential", 1.0, "fixed")
+    with pytest.raises(ScenarioError, match=r"s\.yaml:9: analysis\.mode: "):
+        load_scenario(write(tmp_path, VALID + "  mode: eventually\n"))
+    with pytest.raises(ScenarioError, match=r"s\.yaml:10: analysis\.look: "):
+        load_scenario(write(tmp_path, VALID + "  mode: sequential\n  look: 500ms\n"))
+
+
+def test_sequential_mode_is_refused_where_no_strategy_looks_continuously() -> None:
+    with pytest.raises(ScenarioError, match=r"ab-aa.*sequential applies to canary and blue-green only"):
+        load_scenario("ab-aa", ["analysis.mode=sequential"])

@@ -91,6 +91,8 @@ class Observed:
     metrics: VersionMetrics
     values: dict[str, float] = field(default_factory=dict)
     queries: dict[str, str] = field(default_factory=dict)
+    # Sequential mode: requests at or below each latency bucket bound (seconds; inf = all), cumulative.
+    at_most: dict[float, float] = field(default_factory=dict)
 
     def samples(self, metric: str) -> float:
         return self.metrics.feedback if METRICS[metric].samples == "feedback" else self.metrics.requests

@@ -67,6 +67,7 @@ class CheckResult:
     verdict: Verdict
     message: str
     reference: float | None = None
+    conclusive: bool = False  # decided by an always-valid sequential test (not by the fixed rule)
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)

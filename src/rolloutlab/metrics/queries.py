@@ -146,3 +146,14 @@ ROUTER_ERRORS = Template('sum(increase(rolloutlab_router_requests_total{job="rou
 
 def render_router_errors(version: str, window_seconds: float) -> str:
     return ROUTER_ERRORS.substitute(version=version, window=window(window_seconds))
+
+
+# Requests answered within `le` seconds over the window (le="+Inf": all of them), the counts a sequential
+# latency check tests (analysis/sequential.py). `le` as the model servers' prometheus_client writes it.
+_BUCKET = Template(f'sum(increase(bentoml_service_request_duration_seconds_bucket{{{_PREDICT},le="$le"}}[$window]))')
+
+
+def render_bucket(version: str, le: float, window_seconds: float) -> str:
+    """Requests of `version` answered within `le` seconds (math.inf: all) over the last window_seconds."""
+    label = "+Inf" if le == float("inf") else repr(float(le))
+    return _BUCKET.substitute(version=version, le=label, window=window(window_seconds))

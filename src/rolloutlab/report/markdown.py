@@ -179,8 +179,31 @@ def _analyses(records: list[dict[str, Any]]) -> list[str]:
     return lines + (detail if len(detail) > 5 else [])
 
 
+def _conclusive(records: list[dict[str, Any]]) -> list[str]:
+    """Sequential runs: per step, when each check was decided — by its always-valid test, or by the fixed rule
+    once the step had its minimum exposure."""
+    started = next((r for r in records if r["event"] == "run_started"), {})
+    if started.get("scenario", {}).get("analysis", {}).get("mode") != "sequential":
+        return []
+    lines = ["", "## When each check became conclusive (sequential looks)", "",
+             "| step | check | verdict | after | samples | how |", "|---|---|---|---|---|---|"]
+    decided: dict[tuple[str, str], dict[str, Any]] = {}
+    for a in (r for r in records if r["event"] == "analysis" and r.get("checks")):
+        for check in a["checks"]:
+            key = (a.get("label", ""), check["name"])
+            if key in decided or check["verdict"] == "Inconclusive":
+                continue
+            decided[key] = {**check, "window_s": a.get("window_s")}
+    for (label, name), check in decided.items():
+        how = "always-valid test" if check.get("conclusive") else "minimum exposure reached"
+        lines.append(f"| {label} | {name} | {check['verdict']} | {check['window_s']}s | {_num(check.get('samples'))} | "
+                     f"{how} |")
+    return lines if decided else []
+
+
 def render_summary(records: list[dict[str, Any]], load: LoadStats | None = None) -> str:
     lines = _header(records) + _references(records) + _events(records) + _experiment(records) + _analyses(records)
+    lines += _conclusive(records)
     if load is not None:
         lines += [
             "",

@@ -94,6 +94,18 @@ class Analysis(_Strict):
     checks: list[Check] = Field(default_factory=default_checks, min_length=1)
     failure_limit: int = Field(1, ge=1)
     inconclusive_limit: int = Field(2, ge=1)
+    # fixed: each step holds `interval`, then its window is judged once. sequential: the window since the
+    # step began is judged at every `look` (each scrape), and a step ends as soon as its always-valid tests
+    # are conclusive either way (analysis/sequential.py), with error probability ≤ `alpha` per test however
+    # often it looks. A check not yet conclusive is judged by the fixed rule once it has its minimum sample
+    # (min_requests / min_feedback / min_samples): that is the step's minimum exposure. It exists because
+    # a healthy candidate cannot prove, at 10 % of 60 req/s, an error rate under 1 % in seconds (that takes
+    # ≈ 650 requests), yet it must not pass on no data; and a leak or a warm-up shows only with time.
+    # `interval` stays the baseline's reference window and, × inconclusive_limit, the longest a step waits
+    # for conclusive evidence or its minimum exposure before rolling back (as in fixed mode).
+    mode: Literal["fixed", "sequential"] = "fixed"
+    look: Seconds = Field(1.0, ge=1.0)  # sequential: how often to judge (Prometheus scrapes each second)
+    alpha: float = Field(0.01, gt=0, lt=0.5)  # sequential: error probability of each always-valid test
 
     @field_validator("checks")
     @classmethod
@@ -132,6 +144,18 @@ class ScenarioBase(_Strict):
                         for c in cls.checks_by_default()]
             data = {**data, "analysis": {**data.get("analysis", {}), "checks": defaults}}
         return data
+
+    # Strategies that judge a growing window at every look; the others decide per window (experiments
+    # have their own sequential test: experiment.sequential).
+    sequential_capable: ClassVar[bool] = False
+
+    @field_validator("analysis")
+    @classmethod
+    def _mode_fits(cls, analysis: Analysis) -> Analysis:
+        if analysis.mode == "sequential" and not cls.sequential_capable:
+            raise ValueError("mode: sequential applies to canary and blue-green only (an A/B test's early stop is "
+                             "experiment.sequential)")
+        return analysis
 
     @field_validator("load")
     @classmethod

@@ -10,6 +10,7 @@ from rolloutlab.scenario.base import ScenarioBase, Window, _Strict
 
 class CanaryScenario(ScenarioBase):
     strategy: Literal["canary"]
+    sequential_capable: ClassVar[bool] = True
     steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(min_length=1)
 
     @field_validator("steps")
@@ -39,6 +40,7 @@ class Smoke(_Strict):
 
 class BlueGreenScenario(ScenarioBase):
     strategy: Literal["blue-green"]
+    sequential_capable: ClassVar[bool] = True
     smoke: Smoke = Smoke()
     # Optional pre-switch analysis: this share of blue's requests is copied to green (answers dropped).
     pre_switch_mirror: int | None = Field(None, ge=1, le=100)

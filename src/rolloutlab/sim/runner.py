@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rolloutlab.analysis.checks import Observed, assess
+from rolloutlab.analysis.sequential import assess_sequential
 from rolloutlab.analysis.verdict import Assessment, Verdict
 from rolloutlab.routing import RoutingState
 from rolloutlab.scenario import BlueGreenScenario, ScenarioBase
@@ -43,6 +44,7 @@ class RunResult:
     bad_requests: float = 0.0  # answered by a version worse than the baseline, until the decision took effect
     bad_users: float = 0.0
     first_failure: int | None = None  # index (among judged windows) of the first Failed verdict
+    first_candidate: float | None = None  # when the candidate first served users (s since load start)
     notes: dict[str, Any] = field(default_factory=dict)  # the final step's notes (A/B results, bandit regret)
     curve: list[tuple[float, float, float, float]] = field(default_factory=list)  # bandit: (t, regret, equal, requests)
     windows: list[dict[str, Any]] = field(default_factory=list)  # per judged step: verdict, share, check values
@@ -74,11 +76,13 @@ class SimulatedRun:
         self.tally_start: dict[str, dict[str, float]] | None = None
         self.elapsed = 0.0
 
-    def _assess(self, judge: Judge, windows: dict[str, VersionWindow], hold: float) -> Assessment:
+    def _assess(self, judge: Judge, windows: dict[str, VersionWindow], hold: float, sequential: bool = False) -> Assessment:
         a = self.scenario.analysis
-        judged = observed(judge.version, hold, windows[judge.version], a.checks)
+        judged = observed(judge.version, hold, windows[judge.version], a.checks, sequential)
         reference = observed(judge.reference, hold, windows[judge.reference], a.checks) if judge.reference else None
         fallback = self.recorded.get(judge.fallback) if judge.fallback else None
+        if sequential:
+            return assess_sequential(a.checks, judged, reference, fallback, a.min_requests, a.min_feedback, a.alpha)
         return assess(a.checks, judged, reference, fallback, a.min_requests, a.min_feedback)
 
     def _probe(self, step: Step) -> ProbeResult:
@@ -111,6 +115,7 @@ class SimulatedRun:
         previous: RoutingState | None = None
         result = RunResult("")
         decided = 0.0
+        step_start = 0  # tick the current step's routing took effect (a sequential look judges from there)
         for _ in range(MAX_STEPS):
             if step.final:
                 decided = self.elapsed
@@ -125,13 +130,19 @@ class SimulatedRun:
                 self.tally_start = self.timelines.counters(self.run)
             span = yield ("serve", step.state, step.hold_s)
             self.elapsed += span[1] - span[0]
+            if step.window_s is None or step.window_s <= step.hold_s:
+                step_start = span[0]
+            window = (step_start, span[1]) if step.sequential else span
+            if result.first_candidate is None and step.judge and step.state.weights.get(step.judge.version, 0) > 0:
+                result.first_candidate = self.elapsed - (span[1] - span[0])
             judges = ((step.judge,) if step.judge else ()) + step.guards
             wanted = {v for j in judges for v in (j.version, j.reference) if v}
             if step.record:
                 wanted.add(step.record[0])
-            windows = (yield ("window", span, wanted)) if wanted and span[1] > span[0] else {}
-            assessment = self._assess(step.judge, windows, step.hold_s) if step.judge else None
-            guards = {g.version: self._assess(g, windows, step.hold_s) for g in step.guards}
+            windows = (yield ("window", window, wanted)) if wanted and span[1] > span[0] else {}
+            judged_s = float(window[1] - window[0])
+            assessment = self._assess(step.judge, windows, judged_s, step.sequential) if step.judge else None
+            guards = {g.version: self._assess(g, windows, judged_s, step.sequential) for g in step.guards}
             if step.record:
                 version, name = step.record
                 self.recorded[name] = observed(version, step.hold_s, windows[version], self.scenario.analysis.checks)

@@ -67,6 +67,10 @@ class Step:
     outcome: Outcome | None = None  # set on the last step: the run is over
     reason: str = ""
     memory: Any = None  # the strategy's own progress, handed back in history (opaque to the engine)
+    # A sequential look judges everything since the step's routing took effect, not just this hold: the
+    # window reaches back window_s seconds (None: the hold), and the judge uses the always-valid tests.
+    window_s: float | None = None
+    sequential: bool = False
 
     @property
     def final(self) -> bool:

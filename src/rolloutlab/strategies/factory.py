@@ -80,12 +80,13 @@ def strategy_for(scenario: ScenarioBase, rates: dict[str, float] | None = None) 
     """`rates`: each version's true reward rate (held-out accuracy), for sample sizes and regret."""
     rates = rates or {}
     a = scenario.analysis
+    look = a.look if a.mode == "sequential" else None
     if isinstance(scenario, CanaryScenario):
         return Canary(scenario.versions.baseline, scenario.candidate, tuple(scenario.steps), a.interval,
-                      a.failure_limit, a.inconclusive_limit)
+                      a.failure_limit, a.inconclusive_limit, look)
     if isinstance(scenario, BlueGreenScenario):
         return BlueGreen(scenario.versions.baseline, scenario.candidate, a.interval, scenario.watch,
-                         scenario.pre_switch_mirror, a.inconclusive_limit)
+                         scenario.pre_switch_mirror, a.inconclusive_limit, look)
     if isinstance(scenario, AbTestScenario):
         e = scenario.experiment
         needed, _rate = ab_sample_size(scenario, rates)
