@@ -47,7 +47,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not _LAYER_SECONDS:
         return
     terminalreporter.section("time per test layer")
-    order = ["unit", "infra", "integration", "testbed"]
+    order = ["unit", "infra", "integration", "testbed", "node"]
     for layer in sorted(_LAYER_SECONDS, key=lambda name: order.index(name) if name in order else len(order)):
         terminalreporter.write_line(f"{layer:<12} {_LAYER_COUNTS.get(layer, 0):>4} tests  "
                                     f"{_LAYER_SECONDS[layer]:7.1f} s")
