@@ -83,6 +83,7 @@ class NodeLab:
     stack: object  # pulumi.automation.Stack
     work_dir: Path
     host_before: dict[str, str]
+    node_bin: Path
     prometheus_url: str = ""
     processes: list[subprocess.Popen] = field(default_factory=list)
     destroyed: bool = False
@@ -91,6 +92,13 @@ class NodeLab:
     def kubectl(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["kubectl", *args], env=self.env, capture_output=True, text=True, timeout=timeout,
                               check=False)
+
+    def restart_gateway(self) -> None:
+        """Stop Traefik (gateway-down.sh) and start it again on the same entrypoint port."""
+        _run(["bash", str(TESTBED / "gateway-down.sh"), str(self.state)], "gateway-down.sh", timeout=60)
+        port = self.gateway_url.rsplit(":", 1)[1]
+        _run(["bash", str(TESTBED / "gateway-up.sh"), str(self.node_bin), str(self.state), "--port", port],
+             "gateway-up.sh --port", timeout=120)
 
     def destroy(self) -> None:
         if not self.destroyed:
@@ -151,6 +159,8 @@ def node_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeLab]:
                         "install.sh node").strip().splitlines()[-1]
     host_before = host_state()
     lab: NodeLab | None = None
+    started: list[subprocess.Popen] = []
+    patch = pytest.MonkeyPatch()  # undone after the teardown, which needs `pulumi` on PATH too
     try:
         with record("node: control plane up --node"):
             _run(["bash", str(TESTBED / "up.sh"), bin_dir, str(state), "--node"], "up.sh --node", timeout=180)
@@ -163,6 +173,10 @@ def node_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeLab]:
                "PULUMI_PYTHON_CMD": sys.executable, "PULUMI_CONFIG_PASSPHRASE": "ci",
                "PULUMI_HOME": str(root / "pulumi-home"), "PULUMI_BACKEND_URL": f"file://{root / 'pulumi-state'}"}
         (root / "pulumi-state").mkdir(parents=True)
+        # The Automation API finds `pulumi` and the kubernetes client its kubeconfig in the environment.
+        for name in ("KUBECONFIG", "PATH", "PULUMI_PYTHON_CMD", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_HOME",
+                     "PULUMI_BACKEND_URL", "PULUMI_SKIP_UPDATE_CHECK", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"):
+            patch.setenv(name, env[name])
         gateway_port = int(env["GATEWAY_URL"].rsplit(":", 1)[1])
         metrics_port = int(env["GATEWAY_METRICS_URL"].split(":")[2].split("/")[0])
 
@@ -175,6 +189,7 @@ def node_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeLab]:
         relay_port = _free_port(NODE_ADDRESS)
         relay = subprocess.Popen([sys.executable, "-m", "tests.node.relay", NODE_ADDRESS, str(relay_port),
                                   str(metrics_port)], cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+        started.append(relay)
         assert relay.stdout is not None and relay.stdout.readline().strip() == "ready", "the metrics relay did not start"
 
         work_dir = make_project(PROJECT, root / "project", env["PULUMI_BACKEND_URL"])
@@ -183,27 +198,30 @@ def node_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeLab]:
         stack = auto.create_or_select_stack(stack_name=STACK, work_dir=str(work_dir),
                                             opts=auto.LocalWorkspaceOptions(env_vars=env))
         lab = NodeLab(state, env, env["GATEWAY_URL"], env["GATEWAY_METRICS_URL"], stack, work_dir, host_before,
-                      processes=[relay])
-        with pytest.MonkeyPatch.context() as patch:
-            for name in ("KUBECONFIG", "PATH", "PULUMI_PYTHON_CMD", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_HOME",
-                         "PULUMI_BACKEND_URL", "PULUMI_SKIP_UPDATE_CHECK", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"):
-                patch.setenv(name, env[name])
-            with record("node: pulumi up (the lab's program, gateway traefik)"):
-                stack.up(color="never", on_output=lambda _: None)
-            with record("node: every pod Ready"):
-                waited = lab.kubectl("-n", NAMESPACE, "wait", "--for=condition=Ready", "pods", "--all", "--timeout=240s",
-                                     timeout=260)
-                assert waited.returncode == 0, f"pods not Ready: {waited.stderr}\n{lab.kubectl('-n', NAMESPACE, 'get', 'pods', '-o', 'wide').stdout}"
-            with record("node: gateway serves the route"):
-                _wait_for_route(lab)
-            lab.prometheus_url = _forward_prometheus(lab, root)
-            yield lab
+                      Path(node_bin), processes=started)
+        with record("node: pulumi up (the lab's program, gateway traefik)"):
+            stack.up(color="never", on_output=lambda _: None)
+        with record("node: every pod Ready"):
+            waited = lab.kubectl("-n", NAMESPACE, "wait", "--for=condition=Ready", "pods", "--all", "--timeout=240s",
+                                 timeout=260)
+            pods = lab.kubectl("-n", NAMESPACE, "get", "pods", "-o", "wide").stdout
+            assert waited.returncode == 0, f"pods not Ready: {waited.stderr}\n{pods}"
+        with record("node: gateway serves the route"):
+            _wait_for_route(lab)
+        lab.prometheus_url = _forward_prometheus(lab, root)
+        yield lab
     finally:
-        if lab is not None:
-            lab.teardown()
-        else:
-            subprocess.run(["bash", str(TESTBED / "down.sh"), str(state), "--purge"], capture_output=True,
-                           timeout=300, check=False)
+        try:
+            if lab is not None:
+                lab.teardown()
+            else:
+                for process in started:
+                    process.terminate()
+                    process.wait(timeout=10)
+                subprocess.run(["bash", str(TESTBED / "down.sh"), str(state), "--purge"], capture_output=True,
+                               timeout=300, check=False)
+        finally:
+            patch.undo()
 
 
 def _wait_for_route(lab: NodeLab) -> None:
@@ -253,8 +271,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for line in node_lines:
             terminalreporter.write_line(line)
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/node/" in str(item.fspath):
-            item.add_marker(pytest.mark.node)

@@ -1,7 +1,7 @@
 """The lab on a real node: its images as pods, real traffic through Traefik, the in-cluster Prometheus.
 
 One `node_lab` for the session (tests/node/conftest.py); the tests run in file order and change the
-route, so each one applies the state it needs first. The last two destroy the stack and stop the node.
+route, so each one applies the state it needs first. test_9_teardown.py then destroys the stack and stops the node.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rolloutlab.k8s_names import K8sNames
 from rolloutlab.metrics import queries
 from rolloutlab.routers.gateway_api import GatewayApiRouter
 from rolloutlab.routing import FORCE_HEADER, PREVIEW_HEADER, PREVIEW_VALUE, RoutingState, preview_rule
-from tests.node.conftest import NAMESPACE, VERSIONS, NodeLab, host_state
+from tests.node.conftest import NAMESPACE, VERSIONS, NodeLab
 from tests.node.traffic import predict, send
 
 pytestmark = pytest.mark.node
@@ -198,32 +198,16 @@ def test_feedback_reaches_the_pod_that_answered_with_two_replicas(node_lab: Node
     _feedback_reaches_the_answering_pod(node_lab, router)
 
 
-def test_pulumi_destroy_leaves_nothing_of_the_lab(node_lab: NodeLab) -> None:
-    node_lab.destroy()
-    deadline = time.monotonic() + 120
-    while node_lab.kubectl("get", "namespace", NAMESPACE).returncode == 0:
-        assert time.monotonic() < deadline, "the lab's namespace is still there 120 s after pulumi destroy"
-        time.sleep(1)
-    leftovers = node_lab.kubectl("get", "gateways.gateway.networking.k8s.io,httproutes.gateway.networking.k8s.io",
-                                 "-A", "-o", "name").stdout.strip()
-    assert leftovers == ""
-    assert node_lab.kubectl("get", "clusterroles,clusterrolebindings", "-l", "app.kubernetes.io/part-of=rolloutlab",
-                            "-o", "name").stdout.strip() == ""
-
-
-def test_after_the_layer_the_host_is_as_before(node_lab: NodeLab) -> None:
-    pids = [int(p.read_text()) for p in node_lab.state.rglob("*.pid") if p.read_text().strip().isdigit()]
-    node_lab.teardown()
-    alive = [pid for pid in pids if _alive(pid)]
-    assert alive == [], f"processes of the node still running: {alive}"
-    assert host_state() == node_lab.host_before
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def test_traffic_resumes_after_the_gateway_restarts(node_lab: NodeLab, router: GatewayApiRouter) -> None:
+    router.apply(RoutingState({"v1": 50, "v2": 50}, reason="node test: gateway restart"))
+    _settled_to_both(node_lab.gateway_url)
+    started = time.monotonic()
+    node_lab.restart_gateway()
+    deadline = time.monotonic() + 60
+    while send(node_lab.gateway_url, 5).failures:
+        assert time.monotonic() < deadline, "no traffic through the gateway 60 s after its restart"
+        time.sleep(0.5)
+    resumed = time.monotonic() - started
+    tally = send(node_lab.gateway_url, 100)
+    assert tally.failures == [] and set(tally.versions) == {"v1", "v2"}  # the route, not just the port, is back
+    print(f"gateway restart: traffic resumed {resumed:.1f} s after the restart began")
