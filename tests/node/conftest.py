@@ -48,8 +48,8 @@ def node_missing() -> str | None:
         return f"the node needs {', '.join(tools)} (.ci/run installs them with the testbed's node-prereqs.sh)"
     if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         return "no Docker engine answers: the lab's images are built with Docker"
-    if shutil.which("prometheus") is None:
-        return "no prometheus binary on PATH for the in-cluster Prometheus image (scripts/bootstrap.sh installs it)"
+    if shutil.which("go") is None:
+        return "no Go toolchain to build Prometheus with Kubernetes discovery (Debian's package lacks it)"
     return None
 
 
@@ -181,7 +181,7 @@ def node_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeLab]:
         metrics_port = int(env["GATEWAY_METRICS_URL"].split(":")[2].split("/")[0])
 
         with record("node: images built (cached by content)"):
-            images = [*model_images(VERSIONS).values(), prometheus_image()]
+            images = [*model_images(VERSIONS).values(), prometheus_image(cache / "prometheus")]
         with record("node: images loaded into the node"):
             for image in images:
                 load_into_node(TESTBED, state, image, cache / "images")
@@ -222,6 +222,7 @@ def node_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeLab]:
                                timeout=300, check=False)
         finally:
             patch.undo()
+            shutil.rmtree(root, ignore_errors=True)  # the stack's state and project copy; down.sh --purge took the rest
 
 
 def _wait_for_route(lab: NodeLab) -> None:
