@@ -73,7 +73,7 @@ def _settled_to_both(url: str) -> None:
 
 
 def test_the_version_header_and_the_preview_rule_override_the_weights(node_lab: NodeLab, router: GatewayApiRouter) -> None:
-    router.apply(RoutingState({"v1": 100}, rules=(preview_rule("v2"),), reason="node test: preview v2"))
+    router.apply(RoutingState({"v1": 100, "v2": 0}, rules=(preview_rule("v2"),), reason="node test: preview v2"))
     _settled(node_lab.gateway_url, {"v1"})
     assert dict(send(node_lab.gateway_url, 30, {FORCE_HEADER: "v2"}).versions) == {"v2": 30}
     assert dict(send(node_lab.gateway_url, 30, {PREVIEW_HEADER: PREVIEW_VALUE}).versions) == {"v2": 30}
