@@ -20,6 +20,7 @@ CONFIG_NAMESPACE = "rolloutlab"
 CLUSTER_KINDS = ("kind", "minikube", "existing")
 PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
 _LOAD_SETTING = re.compile(r"^(ROLLOUTLAB_[A-Z0-9_]+)=(.*)$", re.DOTALL)
 # Set by the stack itself (where the rows are mounted, the exporter every pod serves, the worker count).
 ENVOY_GATEWAY_CHART = "oci://docker.io/envoyproxy/gateway-helm"
@@ -43,6 +44,11 @@ class StackConfig:
     install_envoy_gateway: bool = True  # false when the cluster already runs Envoy Gateway
     envoy_gateway_chart: str = ENVOY_GATEWAY_CHART  # the OCI chart, or a local chart directory (air-gapped)
     envoy_gateway_version: str = "v1.9.0"  # the chart version (a local chart's Chart.yaml must say the same)
+    # "" = install Envoy Gateway and the lab's own GatewayClass; else an existing GatewayClass (e.g. traefik)
+    gateway_class: str = ""
+    gateway_port: int = 80  # the Gateway listener's port (Traefik serves only a listener on its entrypoint's port)
+    gateway_url: str = ""  # an existing gateway: the URL in-cluster clients (the load) reach it at
+    gateway_metrics: str = ""  # host:port of the gateway's Prometheus metrics (Traefik's), scraped as job "gateway"
     prometheus_image: str = "prom/prometheus:v3.5.0"
     load_workers: int = 2  # Locust workers beside the master; 0 = no load generator in the cluster
     load_image: str = ""  # "" = build rolloutlab-load (Locust + prometheus_client, as locked) locally
@@ -146,6 +152,20 @@ def _validate(config: StackConfig, source: str) -> None:
         fail("load_image", "must name an image the cluster can pull when the stack does not load images into it: "
                            "build the Dockerfile in src/rolloutlab/infra/load_image.py, push it and set its "
                            "reference (or set rolloutlab:loadWorkers to 0)")
+    if config.gateway_class and not _DNS_LABEL.match(config.gateway_class):
+        fail("gateway_class", f"must name a GatewayClass (a lowercase DNS label), got {config.gateway_class!r}")
+    if not 0 < config.gateway_port < 65536:
+        fail("gateway_port", f"must be a TCP port (1-65535), got {config.gateway_port}")
+    if config.gateway_url and not config.gateway_url.startswith(("http://", "https://")):
+        fail("gateway_url", f"must be an http:// or https:// URL, got {config.gateway_url!r}")
+    if config.gateway_metrics and not _HOST_PORT.match(config.gateway_metrics):
+        fail("gateway_metrics", f"must be host:port (e.g. 10.89.0.1:9100), got {config.gateway_metrics!r}")
+    if not config.gateway_class and (config.gateway_url or config.gateway_metrics):
+        fail("gateway_url" if config.gateway_url else "gateway_metrics",
+             "is for an existing gateway: set rolloutlab:gatewayClass too (the installed Envoy Gateway is reached by its Service)")
+    if config.gateway_class and config.load_workers and not config.gateway_url:
+        fail("gateway_url", f"must say where in-cluster load reaches the {config.gateway_class!r} gateway "
+                            "(or set rolloutlab:loadWorkers to 0)")
     for entry in config.load_env:
         match = _LOAD_SETTING.match(entry)
         if not match:

@@ -1,4 +1,5 @@
-"""ModelRouter: the cluster's data plane — Envoy Gateway (Helm), a GatewayClass, a Gateway and the initial HTTPRoute."""
+"""ModelRouter: the cluster's data plane — a Gateway and the initial HTTPRoute, on Envoy Gateway (Helm) and the
+lab's own GatewayClass by default, or on a GatewayClass the cluster already has (e.g. Traefik's)."""
 
 from __future__ import annotations
 
@@ -55,8 +56,11 @@ def chart_source(chart: str, version: str, project_dir: Path) -> tuple[str, str 
 
 
 class ModelRouter(pulumi.ComponentResource):
-    """Envoy Gateway with a pinned proxy Service name, the lab's Gateway, and the HTTPRoute carrying `routing`.
+    """The lab's Gateway and the HTTPRoute carrying `routing`.
 
+    With `gateway_class` "" the stack brings its own data plane: Envoy Gateway (when `install_envoy_gateway`)
+    and the GatewayClass `rolloutlab` with a pinned proxy Service name. With a class name it creates only
+    the Gateway (listener on `port`) and the route, and in-cluster clients reach it at `gateway_url`.
     `envoy_gateway_chart` is what chart_source returned: (chart, version to ask Helm for, or None).
     """
 
@@ -74,46 +78,21 @@ class ModelRouter(pulumi.ComponentResource):
         install_envoy_gateway: bool,
         envoy_gateway_chart: tuple[str, str | None] = (ENVOY_GATEWAY_CHART, "v1.9.0"),
         backends: Sequence[pulumi.Resource] = (),
+        gateway_class: str = "",
+        port: int = ROUTER_PORT,
+        gateway_url: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("rolloutlab:gateway:ModelRouter", name, None, opts)
         labels = {PART_OF_LABEL: PART_OF}
-        installed: list[pulumi.Resource] = []
-        if install_envoy_gateway:
-            installed.append(k8s.helm.v3.Release(
-                f"{name}-envoy-gateway",
-                name="envoy-gateway",
-                chart=envoy_gateway_chart[0],
-                version=envoy_gateway_chart[1],
-                namespace=ENVOY_GATEWAY_NAMESPACE,
-                create_namespace=True,
-                # The chart installs the Gateway API and Envoy Gateway CRDs; wait until its controller is
-                # ready so the custom resources below are accepted.
-                skip_await=False,
-                timeout=600,
-                opts=pulumi.ResourceOptions(parent=self),
-            ))
-        after_install = pulumi.ResourceOptions(parent=self, depends_on=installed)
-
-        proxy = self._resource(f"{name}-proxy-config", ENVOY_API, "EnvoyProxy",
-                               {"name": PROXY_CONFIG, "namespace": namespace, "labels": labels}, {
-            "provider": {"type": "Kubernetes", "kubernetes": {
-                "envoyService": {"name": ROUTER_SERVICE, "type": "ClusterIP"},
-                "envoyDeployment": {"replicas": 1},
-            }},
-        }, after_install)
-        gateway_class = self._resource(f"{name}-class", GATEWAY_API, "GatewayClass",
-                                       {"name": GATEWAY_CLASS, "labels": labels}, {
-            "controllerName": CONTROLLER_NAME,
-            "parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy",
-                              "name": PROXY_CONFIG, "namespace": namespace},
-        }, pulumi.ResourceOptions(parent=self, depends_on=[*installed, proxy]))
+        class_deps = ([] if gateway_class else
+                      self._envoy_gateway_class(name, namespace, install_envoy_gateway, envoy_gateway_chart, labels))
         self.gateway = self._resource(f"{name}-gateway", GATEWAY_API, "Gateway",
                                       {"name": names.gateway, "namespace": namespace, "labels": labels}, {
-            "gatewayClassName": GATEWAY_CLASS,
-            "listeners": [{"name": "http", "protocol": "HTTP", "port": ROUTER_PORT,
+            "gatewayClassName": gateway_class or GATEWAY_CLASS,
+            "listeners": [{"name": "http", "protocol": "HTTP", "port": port,
                            "allowedRoutes": {"namespaces": {"from": "Same"}}}],
-        }, pulumi.ResourceOptions(parent=self, depends_on=[gateway_class]))
+        }, pulumi.ResourceOptions(parent=self, depends_on=class_deps))
 
         route = render_httproute(routing, names)
         metadata = dict(route["metadata"])
@@ -123,8 +102,42 @@ class ModelRouter(pulumi.ComponentResource):
         self.route = self._resource(f"{name}-route", route["apiVersion"], route["kind"], metadata, route["spec"],
                                     pulumi.ResourceOptions(parent=self, depends_on=[self.gateway, *backends]))
         self.url = pulumi.Output.from_input(
-            f"http://{ROUTER_SERVICE}.{ENVOY_GATEWAY_NAMESPACE}.svc.cluster.local:{ROUTER_PORT}")
+            gateway_url if gateway_class else f"http://{ROUTER_SERVICE}.{ENVOY_GATEWAY_NAMESPACE}.svc.cluster.local:{port}")
         self.register_outputs({"url": self.url})
+
+    def _envoy_gateway_class(self, name: str, namespace: pulumi.Input[str], install: bool,
+                             chart: tuple[str, str | None], labels: Mapping[str, str]) -> list[pulumi.Resource]:
+        """Envoy Gateway (if `install`), its EnvoyProxy settings and the lab's GatewayClass: what the Gateway waits for."""
+        installed: list[pulumi.Resource] = []
+        if install:
+            installed.append(k8s.helm.v3.Release(
+                f"{name}-envoy-gateway",
+                name="envoy-gateway",
+                chart=chart[0],
+                version=chart[1],
+                namespace=ENVOY_GATEWAY_NAMESPACE,
+                create_namespace=True,
+                # The chart installs the Gateway API and Envoy Gateway CRDs; wait until its controller is
+                # ready so the custom resources below are accepted.
+                skip_await=False,
+                timeout=600,
+                opts=pulumi.ResourceOptions(parent=self),
+            ))
+        after_install = pulumi.ResourceOptions(parent=self, depends_on=installed)
+        proxy = self._resource(f"{name}-proxy-config", ENVOY_API, "EnvoyProxy",
+                               {"name": PROXY_CONFIG, "namespace": namespace, "labels": labels}, {
+            "provider": {"type": "Kubernetes", "kubernetes": {
+                "envoyService": {"name": ROUTER_SERVICE, "type": "ClusterIP"},
+                "envoyDeployment": {"replicas": 1},
+            }},
+        }, after_install)
+        gateway_class = self._resource(f"{name}-class", GATEWAY_API, "GatewayClass",
+                                       {"name": GATEWAY_CLASS, "labels": dict(labels)}, {
+            "controllerName": CONTROLLER_NAME,
+            "parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy",
+                              "name": PROXY_CONFIG, "namespace": namespace},
+        }, pulumi.ResourceOptions(parent=self, depends_on=[*installed, proxy]))
+        return [gateway_class]
 
     @staticmethod
     def _resource(name: str, api_version: str, kind: str, metadata: Mapping[str, object],

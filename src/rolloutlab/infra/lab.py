@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from rolloutlab.infra.config import StackConfig, load_settings
-from rolloutlab.infra.gateway import ENVOY_GATEWAY_NAMESPACE, PATCH_FORCE, ROUTER_PORT, ROUTER_SERVICE, ModelRouter
+from rolloutlab.infra.gateway import ENVOY_GATEWAY_NAMESPACE, GATEWAY_CLASS, PATCH_FORCE, ROUTER_PORT, ROUTER_SERVICE, ModelRouter
 from rolloutlab.infra.load_generator import MASTER_NAME, WEB_PORT, LoadGenerator
 from rolloutlab.infra.model_version import ModelVersion
 from rolloutlab.infra.prometheus import PROMETHEUS_PORT, Prometheus
@@ -77,10 +77,12 @@ class RolloutLab(pulumi.ComponentResource):
         self.router = ModelRouter(
             f"{name}-router", names=names, namespace=namespace, routing=config.routing.route_state(config.versions),
             install_envoy_gateway=config.install_envoy_gateway, envoy_gateway_chart=chart,
-            backends=[v.service for v in self.versions.values()], opts=child,
+            backends=[v.service for v in self.versions.values()], gateway_class=config.gateway_class,
+            port=config.gateway_port, gateway_url=config.gateway_url, opts=child,
         )
         self.prometheus = Prometheus(f"{name}-prometheus", names=names, namespace=namespace,
-                                     image=config.prometheus_image, opts=child)
+                                     image=config.prometheus_image, versions=config.versions,
+                                     gateway_metrics=config.gateway_metrics, opts=child)
         self.load = None
         if config.load_workers > 0:
             self.load = LoadGenerator(
@@ -98,8 +100,11 @@ class RolloutLab(pulumi.ComponentResource):
             "namespace": values["namespace"],
             "versions": values["versions"],
             # In-cluster URLs, and the Services a port-forward reaches them through.
-            "router": {"url": values["router"], "namespace": ENVOY_GATEWAY_NAMESPACE,
-                       "service": ROUTER_SERVICE, "port": ROUTER_PORT},
+            # An existing gateway (gatewayClass) has no Service of the stack's to forward to: only its URL.
+            "router": ({"url": values["router"], "namespace": None, "service": None, "port": config.gateway_port,
+                        "class": config.gateway_class} if config.gateway_class else
+                       {"url": values["router"], "namespace": ENVOY_GATEWAY_NAMESPACE,
+                        "service": ROUTER_SERVICE, "port": ROUTER_PORT, "class": GATEWAY_CLASS}),
             "stable": {"url": f"http://{names.stable_service}.{values['namespace']}.svc.cluster.local:{MODEL_PORT}",
                        "namespace": values["namespace"], "service": names.stable_service, "port": MODEL_PORT},
             "prometheus": {"url": values["prometheus"], "namespace": values["namespace"],

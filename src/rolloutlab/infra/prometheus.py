@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -22,7 +24,24 @@ def _meta_label(label: str) -> str:
     return "".join(c if c.isalnum() or c == "_" else "_" for c in label)
 
 
-def render_cluster_prometheus_config(names: K8sNames) -> str:
+def gateway_scrape_job(target: str, names: K8sNames, versions: Sequence[str]) -> dict:
+    """Job "gateway": Traefik's metrics at `target` (host:port, out of cluster), each backend's series labelled
+    with the `version` whose Service it is, so gateway templates read per version like the model's.
+
+    Traefik names a backend `httproute-<ns>-<route>-gw-...-svc-<ns>-<service>-<i>@kubernetesgateway`.
+    """
+    return {
+        "job_name": "gateway",
+        "static_configs": [{"targets": [target]}],
+        "metric_relabel_configs": [
+            {"source_labels": ["service"], "target_label": "version", "replacement": version,
+             "regex": f".*-svc-{re.escape(names.namespace)}-{re.escape(names.version_service(version))}-[0-9]+@kubernetesgateway"}
+            for version in versions
+        ],
+    }
+
+
+def render_cluster_prometheus_config(names: K8sNames, versions: Sequence[str] = (), gateway_metrics: str = "") -> str:
     """prometheus.yml for the cluster, with the same job and label names as the local lab's.
 
     - job "model": every Running pod of the model service in the lab's namespace with a version label,
@@ -72,6 +91,8 @@ def render_cluster_prometheus_config(names: K8sNames) -> str:
             },
         ],
     }
+    if gateway_metrics:
+        config["scrape_configs"].append(gateway_scrape_job(gateway_metrics, names, versions))
     return yaml.safe_dump(config, sort_keys=False)
 
 
@@ -89,13 +110,15 @@ class Prometheus(pulumi.ComponentResource):
         names: K8sNames,
         namespace: pulumi.Input[str],
         image: str,
+        versions: Sequence[str] = (),
+        gateway_metrics: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("rolloutlab:prometheus:Prometheus", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         labels = {APP_LABEL: "prometheus", PART_OF_LABEL: PART_OF, COMPONENT_LABEL: "metrics"}
         metadata = {"name": "prometheus", "namespace": namespace, "labels": labels}
-        config_text = render_cluster_prometheus_config(names)
+        config_text = render_cluster_prometheus_config(names, versions, gateway_metrics)
 
         account = k8s.core.v1.ServiceAccount(f"{name}-account", metadata=metadata, opts=child)
         role = k8s.rbac.v1.Role(

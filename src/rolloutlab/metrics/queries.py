@@ -157,3 +157,25 @@ def render_bucket(version: str, le: float, window_seconds: float) -> str:
     """Requests of `version` answered within `le` seconds (math.inf: all) over the last window_seconds."""
     label = "+Inf" if le == float("inf") else repr(float(le))
     return _BUCKET.substitute(version=version, le=label, window=window(window_seconds))
+
+
+# The gateway's own counts, per version, where the stack scrapes an existing gateway (rolloutlab:gatewayMetrics:
+# Traefik's `traefik_service_requests_total`, labelled `version` by backend Service in job "gateway"). They
+# see what the model's counters cannot: a 5xx the gateway answered itself (no endpoint, backend down) and
+# the split the data plane really applied.
+_GATEWAY = 'job="gateway",version="$version"'
+_GATEWAY_REQUESTS = f"sum(increase(traefik_service_requests_total{{{_GATEWAY}}}[$window]))"
+_GATEWAY_ERRORS = f'sum(increase(traefik_service_requests_total{{{_GATEWAY},code=~"5.."}}[$window]))'
+GATEWAY: dict[str, Template] = {
+    "gateway_requests": Template(_GATEWAY_REQUESTS),
+    "gateway_errors": Template(f"({_GATEWAY_ERRORS} or vector(0))"),
+    "gateway_error_rate": Template(f"({_GATEWAY_ERRORS} or vector(0)) / ({_GATEWAY_REQUESTS})"),
+    # The applied weight: this version's share of everything the gateway sent to the lab's versions.
+    "gateway_share": Template(f'({_GATEWAY_REQUESTS}) / '
+                              f'(sum(increase(traefik_service_requests_total{{job="gateway",version!=""}}[$window])))'),
+}
+
+
+def render_gateway(name: str, version: str, window_seconds: float) -> str:
+    """The named gateway series for one version over the last window_seconds."""
+    return GATEWAY[name].substitute(version=version, window=window(window_seconds))
