@@ -128,3 +128,12 @@ def test_the_log_tail_reads_only_complete_new_lines(tmp_path: Path) -> None:
     with open(path, "a") as handle:
         handle.write(" 2}\n")
     assert tail.read() == [{"b": 2}]
+
+
+def test_tail_thresholds_reach_the_exponential_quantile() -> None:
+    from rolloutlab.drift.calibration import tail_threshold
+
+    sample = np.random.default_rng(0).exponential(1.0, size=20000)
+    # P(X > t) = alpha for an Exponential(1) at t = ln(1/alpha).
+    assert tail_threshold(sample, 1e-5) == pytest.approx(np.log(1e5), rel=0.05)
+    assert tail_threshold(np.array([1.0, 1.0, 1.0]), 1e-3) == 1.0
