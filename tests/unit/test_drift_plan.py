@@ -19,6 +19,7 @@ from loadgen.drift import IGNORED_PIXELS, KINDS, STROKE_PIXELS, DriftPlan, swap_
 from rolloutlab.errors import ScenarioError  # noqa: E402
 from rolloutlab.scenario import load_scenario  # noqa: E402
 from rolloutlab.zoo.scripts import load_script  # noqa: E402
+from tests.unit.test_load_schema import scenario as load_schema_scenario  # noqa: E402
 
 training = load_script("training")
 ROWS = training.holdout_rows()
@@ -109,23 +110,9 @@ def test_the_plan_reaches_the_load_generator_through_its_environment(tmp_path: P
         settings.from_env({"ROLLOUTLAB_HOLDOUT": "h.json", "ROLLOUTLAB_DRIFT": '{"kind": "melt", "onset": 0}'})
 
 
-BASE = """\
-name: t
-strategy: canary
-versions:
-  baseline: v1
-  candidate: v2
-steps: [10, 50, 100]
-load:
-  seed: 11
-  drift:
-"""
-
-
 def scenario(tmp_path: Path, drift: str) -> str:
-    path = tmp_path / "s.yaml"
-    path.write_text(BASE + drift)
-    return str(path)
+    """A canary scenario whose load (seed 11) has this drift section (indented under `drift:`)."""
+    return load_schema_scenario(tmp_path, "load:\n  seed: 11\n  drift:\n" + drift)
 
 
 def test_a_drift_section_is_validated_and_handed_on_with_the_load_seed(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, TypeAdapter, model_validator
 
 from rolloutlab.durations import parse_duration
-from rolloutlab.load.drift_schema import DriftSection
+from rolloutlab.scenario.drift import DriftSection
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 SHAPE_TAG = "shape="  # prefix of the union tags pydantic puts into error locations (not YAML keys)
