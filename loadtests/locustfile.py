@@ -21,6 +21,7 @@ runs this file unchanged:
   ROLLOUTLAB_FORCE_VERSION   send x-model-version on every prediction (stress one version)
   ROLLOUTLAB_TRAFFIC_LOG     append one JSON line per prediction and per feedback here (audits)
   ROLLOUTLAB_METRICS_FILE    on exit, write the final client metrics (Prometheus text format) here
+  ROLLOUTLAB_DRIFT           JSON drift plan (loadgen/drift.py): which requests are drifted, when, how
 
 Each Locust user is a slot of the seeded plan (loadgen/traffic.py): every request draws an end user
 from the population and a held-out row. The answer names the version that served it; the label is
@@ -65,6 +66,8 @@ except (OSError, ValueError, TypeError) as _exc:
     sys.exit(2)
 
 METRICS = ClientMetrics()
+# The drift schedule's clock: from the test's start (reset in _on_test_start), per process.
+_load_started = time.monotonic()
 _local_users = itertools.count()
 # Labels waiting for their delay, process-wide: a user who leaves (a shape scaling down) still gets
 # their labels delivered, as the real world would; only the end of the test cancels them.
@@ -98,6 +101,12 @@ def _on_init(environment: Any, **_: Any) -> None:
         cpu=lambda: runner.current_cpu_usage,
     )
     METRICS.serve(SETTINGS.exporter_host, SETTINGS.exporter_port)
+
+
+@events.test_start.add_listener
+def _on_test_start(**_: Any) -> None:
+    global _load_started
+    _load_started = time.monotonic()
 
 
 @events.test_stop.add_listener
@@ -140,6 +149,10 @@ class PredictionUser(FastHttpUser):
     def predict(self) -> None:
         draw = next(self.plan)
         row = ROWS[draw.row]
+        drifted, row_index = False, draw.row
+        if SETTINGS.drift is not None:
+            applied = SETTINGS.drift.apply(ROWS, draw.row, draw.slot, draw.seq, time.monotonic() - _load_started)
+            row, drifted, row_index = {"features": applied.features, "label": applied.label}, applied.drifted, applied.row
         headers = {"x-user-id": draw.user_id}
         if SETTINGS.force_version:
             headers["x-model-version"] = SETTINGS.force_version
@@ -159,8 +172,8 @@ class PredictionUser(FastHttpUser):
             else:
                 response.failure(f"HTTP {response.status_code}" if response.status_code else
                                  f"no response: {response.error!r}")
-        _audit(kind="predict", slot=draw.slot, seq=draw.seq, user=draw.user_id, row=draw.row,
-               status=response.status_code or 0, version=served, request_id=request_id)
+        _audit(kind="predict", slot=draw.slot, seq=draw.seq, user=draw.user_id, row=row_index,
+               status=response.status_code or 0, version=served, request_id=request_id, drifted=drifted)
         if outcome == "ok" and SETTINGS.feedback_delay is not None:
             if request_id is None:
                 METRICS.observe_feedback(served, "no_request_id")

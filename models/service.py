@@ -169,7 +169,7 @@ async def predict(request: Request) -> JSONResponse:
     faults.leak()
     service.telemetry.resident.labels(model_version=NAME).set(resident_bytes())
     service.log.prediction(request_id, predictions, (time.perf_counter() - started) * 1000,
-                           request.headers.get("x-user-id"), request.headers.get(MIRROR_HEADER) == "1")
+                           request.headers.get("x-user-id"), request.headers.get(MIRROR_HEADER) == "1", features=rows)
     body = {"predictions": list(predictions), "version": NAME, "request_id": request_id}
     return JSONResponse(body, headers=_headers(request_id))
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadgen.drift import DriftPlan
+
 # name → (meaning, default); locustfile.py documents the same list at its top.
 VARIABLES: dict[str, tuple[str, str | None]] = {
     "ROLLOUTLAB_HOLDOUT": ("JSON file of held-out rows [{features: [64 floats], label: int}]", None),
@@ -27,6 +29,7 @@ VARIABLES: dict[str, tuple[str, str | None]] = {
     "ROLLOUTLAB_FORCE_VERSION": ("send x-model-version: VALUE on every prediction (stress one version)", ""),
     "ROLLOUTLAB_TRAFFIC_LOG": ("append one JSON line per prediction and feedback here (audits, tests)", ""),
     "ROLLOUTLAB_METRICS_FILE": ("write the final client metrics (Prometheus text) here on exit", ""),
+    "ROLLOUTLAB_DRIFT": ("JSON drift plan (loadgen/drift.py: kind, onset, ramp, share, seed, ...); empty: none", ""),
 }
 
 
@@ -53,6 +56,7 @@ class Settings:
     force_version: str | None = None
     traffic_log: str | None = None
     metrics_file: str | None = None
+    drift: DriftPlan | None = None
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -89,6 +93,11 @@ def from_env(env: Mapping[str, str]) -> Settings:
         raise SettingsError(f"ROLLOUTLAB_SHAPE_PARAMS is not JSON: {exc}") from None
     if not isinstance(params, dict):
         raise SettingsError("ROLLOUTLAB_SHAPE_PARAMS must be a JSON object, e.g. {\"ramp_time\": 60}")
+    drift_raw = _get(env, "ROLLOUTLAB_DRIFT")
+    try:
+        drift = DriftPlan.from_json(drift_raw) if drift_raw else None
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"ROLLOUTLAB_DRIFT is not a drift plan: {exc}") from None
     port = _number(env, "ROLLOUTLAB_EXPORTER_PORT", int, 1)
     if port is not None and port > 65535:
         raise SettingsError(f"ROLLOUTLAB_EXPORTER_PORT={port} is not a TCP port")
@@ -110,4 +119,5 @@ def from_env(env: Mapping[str, str]) -> Settings:
         force_version=_get(env, "ROLLOUTLAB_FORCE_VERSION") or None,
         traffic_log=_get(env, "ROLLOUTLAB_TRAFFIC_LOG") or None,
         metrics_file=_get(env, "ROLLOUTLAB_METRICS_FILE") or None,
+        drift=drift,
     )

@@ -19,7 +19,8 @@ from rolloutlab.analysis.thresholds import judge
 from rolloutlab.analysis.verdict import Assessment, Verdict, VersionMetrics, combine
 from rolloutlab.metrics.queries import METRICS
 
-MetricName = Literal["error_rate", "p50_ms", "p95_ms", "p99_ms", "accuracy", "memory_per_request", "rps"]
+MetricName = Literal["error_rate", "p50_ms", "p95_ms", "p99_ms", "accuracy", "memory_per_request", "rps",
+                     "feature_drift", "prediction_drift", "attribution_ndcg", "estimated_accuracy"]
 assert set(MetricName.__args__) == set(METRICS), "MetricName must list exactly the metrics of metrics/queries.py"
 
 _KINDS = ("max", "min", "max_ratio", "max_drop")

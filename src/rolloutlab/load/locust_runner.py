@@ -53,6 +53,7 @@ class LoadSpec:
     file_sd_dir: Path | None = None  # register the exporters here so the lab's Prometheus scrapes them
     labels: Mapping[str, str] = field(default_factory=dict)  # extra target labels for those scrapes
     traffic_log: Path | None = None
+    drift: str | None = None  # the drift plan as JSON (loadtests/loadgen/drift.py), None: no drift
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.host)
@@ -70,7 +71,8 @@ class LoadSpec:
         return cls(
             host=host, holdout=holdout, max_seconds=max_seconds, users=load.users, rate_per_user=load.rate_per_user,
             seed=load.seed, shape=load.shape_name, shape_params=load.shape_params(), population=load.population,
-            feedback_delay=load.feedback_delay, duration=load.duration if keep_duration else None, **extra,
+            feedback_delay=load.feedback_delay, duration=load.duration if keep_duration else None,
+            drift=load.drift_plan_json(), **extra,
         )
 
     def environment(self) -> dict[str, str]:
@@ -91,6 +93,7 @@ class LoadSpec:
             "ROLLOUTLAB_FORCE_VERSION": self.force_version or "",
             "ROLLOUTLAB_TRAFFIC_LOG": str(self.traffic_log or ""),
             "ROLLOUTLAB_EXPORTER_HOST": "127.0.0.1",
+            "ROLLOUTLAB_DRIFT": self.drift or "",
         }
 
 

@@ -68,6 +68,18 @@ METRICS: dict[str, MetricDef] = {
     "rps": MetricDef(Template(f"({_REQUESTS}) / $seconds"), "req/s", True, "requests", "throughput served"),
 }
 
+# The drift monitor's series (rolloutlab/drift/monitor.py): the worst window of the analysis window, so a
+# drift that came and went within it still counts. Label-free: the sample size is the requests served.
+_DRIFT = 'rolloutlab_drift_statistic{{model_version="$version",detector="{detector}"}}'
+for _name, _higher, _unit, _what in (
+    ("feature_drift", False, "-log10 p", "per-feature input drift (smallest BH-adjusted chi² p-value)"),
+    ("prediction_drift", False, "-log10 p", "drift of the predicted-class distribution (chi² vs reference)"),
+    ("attribution_ndcg", True, "ratio", "agreement of the feature-importance ranking with the reference (nDCG@10)"),
+    ("estimated_accuracy", True, "ratio", "accuracy estimated without labels from calibrated confidence"),
+):
+    _worst = "min_over_time" if _higher else "max_over_time"
+    METRICS[_name] = MetricDef(Template(f"max({_worst}({_DRIFT.format(detector=_name)}[$window]))"), _unit,
+                               _higher, "requests", _what)
 
 # Cumulative values now: the engine subtracts a snapshot taken when tallying began, so experiments count
 # exactly the requests, labels and rewards of their own time. max_over_time over a few scrapes is the latest

@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, TypeAdapter, model_validator
 
 from rolloutlab.durations import parse_duration
+from rolloutlab.scenario.drift import DriftSection
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 SHAPE_TAG = "shape="  # prefix of the union tags pydantic puts into error locations (not YAML keys)
@@ -43,6 +44,11 @@ class LoadBase(BaseModel):
     feedback_delay: FeedbackDelay = 2.0
     # Only `rolloutlab load` stops at the duration; a rollout keeps its load until the rollout ends.
     duration: Seconds | None = None
+    drift: DriftSection | None = None
+
+    def drift_plan_json(self) -> str | None:
+        """The drift plan for the load generator (ROLLOUTLAB_DRIFT), None without a drift section."""
+        return self.drift.plan_json(self.seed) if self.drift is not None else None
 
     @property
     def shape_name(self) -> str:

@@ -36,8 +36,9 @@ from rolloutlab.targets.processes import (
 )
 from rolloutlab.targets.local_watch import LabWatch
 from rolloutlab.targets.programs import find_program
-from rolloutlab.targets.prometheus_config import render_prometheus_config
+from rolloutlab.targets.prometheus_config import render_prometheus_config, write_file_sd_target
 from rolloutlab.targets.warm_up import WARM_UP_REQUESTS, warm_up
+from rolloutlab.drift.component import FILE_SD_NAME, monitor_command
 from rolloutlab.zoo.server import PREDICTION_LOG, serving_env
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class LabState:
     router_port: int = 0
     router_metrics_port: int = 0  # the router's exporter, behind NGINX's METRICS_PATH
     prometheus_port: int = 0
+    drift_port: int = 0  # the drift monitor's /metrics (rolloutlab/drift/), scraped via file_sd
     nginx: str = ""
     max_body_kib: int = 1024  # the catalogue's serving limit at `up`: NGINX refuses larger bodies itself
     processes: list[ProcessRecord] = field(default_factory=list)
@@ -261,6 +263,8 @@ class LocalTarget:
         checks["router"] = (record, f"http://127.0.0.1:{state.router_port}{METRICS_PATH}")
         progress(f"starting router (nginx) on 127.0.0.1:{state.router_port} (pid {record.pid})")
 
+        self._start_drift_monitor(state, logs, progress)
+
         progress(f"waiting for readiness (up to {ready_timeout:.0f}s)")
         wait_until_ready(checks, ready_timeout, lambda name, s: progress(f"{name} ready after {s:.1f}s"))
         state.workers = self._detached_children(state.processes)
@@ -270,6 +274,21 @@ class LocalTarget:
             warm_up(f"http://127.0.0.1:{port}", zoo.holdout_path())
         progress(f"warmed up {', '.join(state.versions)} with {WARM_UP_REQUESTS} predictions each "
                  f"({time.monotonic() - started:.1f}s)")
+
+    def _start_drift_monitor(self, state: LabState, logs: Path, progress: Progress) -> None:
+        """The drift monitor: its own process reading the servers' prediction logs, scraped by Prometheus.
+
+        Not waited for: it serves /metrics at once and says rolloutlab_drift_ready once each version's
+        thresholds are calibrated, which takes a few seconds per version the first time.
+        """
+        state.drift_port = free_port()
+        prediction_logs = {version: self.prediction_log(version) for version in state.versions}
+        record = spawn("drift monitor", monitor_command(state.drift_port, self.dir / "drift", prediction_logs),
+                       logs / "drift-monitor.log", cwd=self.dir)
+        state.processes.append(record)
+        self._save(state)
+        write_file_sd_target(self.file_sd_dir, FILE_SD_NAME, state.drift_port, {"component": "drift-monitor"})
+        progress(f"starting drift monitor on 127.0.0.1:{state.drift_port} (pid {record.pid})")
 
     @staticmethod
     def _detached_children(records: list[ProcessRecord]) -> list[ProcessRecord]:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 # Files a version's artifact is made from: training (the model), serving and faults (the bento), packing.
 CODE_FILES = ("training.py", "service.py", "faults.py", "payloads.py", "request_body.py", "json_errors.py",
-              "request_memory.py", "build.py")
+              "request_memory.py", "prediction_log.py", "build.py")
 # Libraries whose versions change the trained model or its serving (the model is a pickled estimator).
 RUNTIME_PACKAGES = ("bentoml", "scikit-learn", "numpy", "scipy", "joblib")
 DIGEST_LENGTH = 12

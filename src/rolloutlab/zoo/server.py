@@ -40,6 +40,10 @@ class ModelServer:
 
 PREDICTION_LOG_ENV = "ROLLOUTLAB_PREDICTION_LOG"
 PREDICTION_LOG = "predictions.jsonl"  # in each server's working directory (models/prediction_log.py)
+FEATURES_SHARE_ENV = "ROLLOUTLAB_LOG_FEATURES"
+# Half the requests carry their features into the log: the drift monitor's windows fill twice as slowly
+# as the traffic, and each line stays small for the other half.
+FEATURES_SHARE = 0.5
 
 
 def serving_env(workdir: Path) -> dict[str, str]:
@@ -54,7 +58,8 @@ def serving_env(workdir: Path) -> dict[str, str]:
         link = workdir / shared
         if not link.is_symlink():
             link.symlink_to(store / shared, target_is_directory=True)
-    return {**bentoml_env(), "BENTOML_HOME": str(workdir), PREDICTION_LOG_ENV: str(workdir / PREDICTION_LOG)}
+    return {**bentoml_env(), "BENTOML_HOME": str(workdir), PREDICTION_LOG_ENV: str(workdir / PREDICTION_LOG),
+            FEATURES_SHARE_ENV: str(FEATURES_SHARE)}
 
 
 def start_server(catalogue: Catalogue, name: str, workdir: Path, port: int | None = None) -> ModelServer:
