@@ -1,4 +1,4 @@
-"""The drift monitor on the local target: started with the lab, fed by the servers' sampled features,
+"""The drift monitor on the local target: started with the lab (`up --drift-monitor`), fed by the servers' sampled features,
 scraped by Prometheus; relied-on strokes drifted in by the load generator at a scheduled onset alarm the
 impact-weighted detector only after that onset, and move the attribution ranking.
 
@@ -28,7 +28,7 @@ def wait_for(base: str, promql: str, timeout: float) -> dict[str, float]:
 
 
 def test_strokes_drift_alarms_after_its_onset_and_moves_the_attribution(home: Path) -> None:
-    up = rolloutlab("up", "--versions", "v1")
+    up = rolloutlab("up", "--versions", "v1", "--drift-monitor")
     assert up.returncode == 0, up.stdout + up.stderr
     try:
         assert "starting drift monitor" in up.stdout

@@ -23,3 +23,13 @@ def test_a_drift_check_reads_the_worst_window_of_the_monitors_series() -> None:
     assert render_metric("attribution_ndcg", "v2", 15) == (
         'max(min_over_time(rolloutlab_drift_statistic{model_version="v2",detector="attribution_ndcg"}[15s]))')
     assert render_metric("feature_drift", "v1", 30).startswith("max(max_over_time(rolloutlab_drift_statistic{")
+
+
+def test_a_lab_starts_the_drift_monitor_only_for_scenarios_that_need_it() -> None:
+    from rolloutlab.scenario import load_scenario
+    from rolloutlab.targets.local import needs_drift_monitor
+
+    assert not needs_drift_monitor(load_scenario("canary-basic"))
+    assert needs_drift_monitor(load_scenario("canary-basic", ["load.drift={kind: strokes, onset: 10s}"]))
+    assert needs_drift_monitor(load_scenario("canary-basic", [
+        "analysis.checks=[{metric: attribution_ndcg, max_drop: 0.1}]"]))

@@ -35,12 +35,15 @@ def main() -> None:
 @click.option("--versions", default="v1,v2", show_default=True, help="Comma-separated versions; the first takes all traffic.")
 @click.option("--router-port", type=click.IntRange(1, 65535), help="Fixed port for the router (default: a free one).")
 @click.option("--ready-timeout", type=float, default=90.0, show_default=True)
-def up(versions: str, router_port: int | None, ready_timeout: float) -> None:
+@click.option("--drift-monitor", is_flag=True,
+              help="Also start the drift monitor (feature, prediction and attribution drift per version, in Prometheus).")
+def up(versions: str, router_port: int | None, ready_timeout: float, drift_monitor: bool) -> None:
     """Start the lab: a BentoML server per version, NGINX routing in front, Prometheus scraping each second."""
     from rolloutlab.targets.local import LocalTarget
 
     names = [v.strip() for v in versions.split(",") if v.strip()]
-    endpoints = LocalTarget(lab_home()).up(names, router_port=router_port, ready_timeout=ready_timeout, progress=say)
+    endpoints = LocalTarget(lab_home()).up(names, router_port=router_port, ready_timeout=ready_timeout, progress=say,
+                                           drift_monitor=drift_monitor)
     say(f"\nlab is up. router: {endpoints.router_url}  prometheus: {endpoints.prometheus_url}")
     say(f"try: curl -s {endpoints.router_url}/predict -H 'content-type: application/json' "
          "-d '{\"instances\": [[0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,0,3,15,2,0,11,8,0,0,4,12,0,0,8,8,0,0,5,8,0,"

@@ -124,7 +124,8 @@ class LocalTarget:
                                f"{', '.join(missing)}; run `rolloutlab down` first")
             progress(f"using the running lab at {running.endpoints.router_url}")
         else:
-            self.up(versions, router_port=self.router_port, ready_timeout=self.ready_timeout, progress=progress)
+            self.up(versions, router_port=self.router_port, ready_timeout=self.ready_timeout, progress=progress,
+                    drift_monitor=needs_drift_monitor(scenario))
             self.started_here = True
         self.prepared = True
         return self.started_here
@@ -181,8 +182,13 @@ class LocalTarget:
         router_port: int | None = None,
         ready_timeout: float = 90.0,
         progress: Progress = lambda _: None,
+        drift_monitor: bool = False,
     ) -> Endpoints:
-        """Start one model server per version, Prometheus and NGINX (all traffic on versions[0]); wait for readiness."""
+        """Start one model server per version, Prometheus and NGINX (all traffic on versions[0]); wait for readiness.
+
+        With drift_monitor, also the drift monitor (rolloutlab/drift/): it costs CPU on the same two cores the
+        servers use, so a lab starts it only when asked (`up --drift-monitor`) or a scenario needs it.
+        """
         if not versions:
             raise LabError("no versions to start")
         if len(set(versions)) != len(versions):
@@ -201,7 +207,7 @@ class LocalTarget:
 
         state = LabState(nginx=nginx)
         try:
-            self._start_all(state, versions, nginx, prometheus, router_port, ready_timeout, progress)
+            self._start_all(state, versions, nginx, prometheus, router_port, ready_timeout, progress, drift_monitor)
         except BaseException:
             progress("start-up failed; stopping what was started")
             self._stop_all(state)
@@ -209,7 +215,7 @@ class LocalTarget:
         return state.endpoints
 
     def _start_all(self, state: LabState, versions: list[str], nginx: str, prometheus: str,
-                   router_port: int | None, ready_timeout: float, progress: Progress) -> None:
+                   router_port: int | None, ready_timeout: float, progress: Progress, drift_monitor: bool) -> None:
         catalogue = zoo.load_catalogue()
         state.max_body_kib = catalogue.serving.max_body_kib
         logs = self.dir / "logs"
@@ -263,7 +269,8 @@ class LocalTarget:
         checks["router"] = (record, f"http://127.0.0.1:{state.router_port}{METRICS_PATH}")
         progress(f"starting router (nginx) on 127.0.0.1:{state.router_port} (pid {record.pid})")
 
-        self._start_drift_monitor(state, logs, progress)
+        if drift_monitor:
+            self._start_drift_monitor(state, logs, progress)
 
         progress(f"waiting for readiness (up to {ready_timeout:.0f}s)")
         wait_until_ready(checks, ready_timeout, lambda name, s: progress(f"{name} ready after {s:.1f}s"))
@@ -385,3 +392,11 @@ class LocalTarget:
         except (LabError, RoutingError):
             pass
         return result
+
+
+def needs_drift_monitor(scenario: ScenarioBase) -> bool:
+    """Whether a scenario's lab needs the drift monitor: its load drifts, or a check reads a drift series."""
+    drift_metrics = {"feature_drift", "prediction_drift", "attribution_ndcg", "estimated_accuracy"}
+    load = getattr(scenario, "load", None)
+    return getattr(load, "drift", None) is not None or any(
+        check.metric in drift_metrics for check in scenario.analysis.checks)
