@@ -6,7 +6,8 @@ runs this file unchanged:
   ROLLOUTLAB_HOLDOUT         JSON file of held-out rows [{"features": [64 floats], "label": int}] (required)
   ROLLOUTLAB_RATE_PER_USER   requests per second each Locust user aims for (default 5)
   ROLLOUTLAB_SEED            seed of the traffic plan: same seed, same users and rows (default 42)
-  ROLLOUTLAB_POPULATION      distinct end-user ids, sent as x-user-id for sticky routing (default 1000)
+  ROLLOUTLAB_POPULATION      distinct end-user ids, sent as x-user-id for sticky routing, with their
+                             bucket x-rolloutlab-bucket for sticky routes on Gateway API (default 1000)
   ROLLOUTLAB_FEEDBACK_DELAY  seconds until the true label goes to /feedback; "off" disables (default 2)
   ROLLOUTLAB_USERS           steady / peak number of Locust users (default 10)
   ROLLOUTLAB_SHAPE           steady | ramp | step | spike | soak | wave (default steady)
@@ -54,7 +55,7 @@ from loadgen import settings as settings_module, watchdog  # noqa: E402
 from loadgen.exporter import (  # noqa: E402
     NO_RESPONSE, UNKNOWN_VERSION, ClientMetrics, feedback_outcome, prediction_outcome,
 )
-from loadgen.traffic import request_stream, user_slot  # noqa: E402
+from loadgen.traffic import BUCKET_HEADER, bucket_of, request_stream, user_slot  # noqa: E402
 from shapes import locust_shape  # noqa: E402
 
 try:
@@ -73,8 +74,10 @@ try:
         if _ENVIRONMENT is None or _ENVIRONMENT.parsed_options is None:
             return SETTINGS
         options = vars(_ENVIRONMENT.parsed_options)
-        return settings_module.from_env(settings_module.with_swarm_options(os.environ, options,
-                                                                           options.get("num_users")))
+        # A headless run takes its users from the environment (its -u is Locust's default, 1); a test
+        # started through the web API takes them from its /swarm's user_count.
+        users = None if options.get("headless") else options.get("num_users")
+        return settings_module.from_env(settings_module.with_swarm_options(os.environ, options, users))
 
     _ENVIRONMENT: Any = None  # set at Locust's init event
     # Locust runs the one LoadTestShape subclass it finds in this module.
@@ -207,7 +210,8 @@ class PredictionUser(FastHttpUser):
     def predict(self) -> None:
         draw = next(self.plan)
         row = ROWS[draw.row]
-        headers = {"x-user-id": draw.user_id}
+        # The bucket lets a Gateway API route keep each user on one arm (sticky A/B) with core matches.
+        headers = {"x-user-id": draw.user_id, BUCKET_HEADER: bucket_of(draw.user_id)}
         if self.run.force_version:
             headers["x-model-version"] = self.run.force_version
         started = time.perf_counter()
