@@ -236,7 +236,8 @@ class PredictionUser(FastHttpUser):
             if request_id is None:
                 METRICS.observe_feedback(served, "no_request_id")
             else:
-                self._schedule_feedback(served, request_id, int(row["label"]), draw.user_id)
+                self._schedule_feedback(served, request_id, int(row["label"]), draw.user_id,
+                                        self._predictions(response))
 
     @staticmethod
     def _read_answer(response: Any) -> tuple[str | None, str | None]:
@@ -253,16 +254,31 @@ class PredictionUser(FastHttpUser):
                 request_id = request_id or (str(body["request_id"]) if body.get("request_id") is not None else None)
         return version, request_id
 
-    def _schedule_feedback(self, version: str, request_id: str, label: int, user_id: str) -> None:
+    @staticmethod
+    def _predictions(response: Any) -> list[int] | None:
+        """The answer's predictions, sent back with the label: any replica of the version can then count it."""
+        try:
+            predictions = response.json().get("predictions")
+        except (ValueError, TypeError, AttributeError):
+            return None
+        return predictions if isinstance(predictions, list) and len(predictions) == 1 else None
+
+    def _schedule_feedback(self, version: str, request_id: str, label: int, user_id: str,
+                           predictions: list[int] | None) -> None:
         greenlet = gevent.spawn_later(self.run.feedback_delay, self._send_feedback, version, request_id, label,
-                                      user_id)
+                                      user_id, predictions)
         _pending.add(greenlet)
         METRICS.feedback_pending.inc()
 
-    def _send_feedback(self, version: str, request_id: str, label: int, user_id: str) -> None:
+    def _send_feedback(self, version: str, request_id: str, label: int, user_id: str,
+                       predictions: list[int] | None) -> None:
+        message: dict[str, Any] = {"request_id": request_id, "label": label}
+        if predictions is not None:
+            message["predictions"] = predictions
         try:
-            # Through the router, pinned to the version that answered, which alone knows this request id.
-            with self.client.post("/feedback", json={"request_id": request_id, "label": label},
+            # Through the router, pinned to the version that answered. With several replicas of it, any
+            # may get this; the answer's predictions let one that never saw the request count the label.
+            with self.client.post("/feedback", json=message,
                                   headers={"x-model-version": version, "x-user-id": user_id},
                                   name="/feedback", catch_response=True) as response:
                 outcome = feedback_outcome(response.status_code or 0)
