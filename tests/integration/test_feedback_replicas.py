@@ -20,7 +20,7 @@ from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
 from rolloutlab.targets.processes import ProcessRecord, free_port, http_ok, spawn, stop, wait_until_ready
 from rolloutlab.targets.programs import find_program
 from rolloutlab.zoo.server import ModelServer, start_server
-from tests.integration.conftest import lab_processes
+from tests.integration.conftest import assert_no_leftovers, lab_processes
 
 NGINX_CONF = """
 daemon off;
@@ -73,10 +73,7 @@ def replicas(lab_home: Path, built_models: None, tmp_path_factory: pytest.TempPa
             stop(nginx)
         for server in servers:
             server.stop()
-        leftovers = lab_processes(lab_home)
-        for process in leftovers:
-            process.kill()
-        assert leftovers == [], f"processes left running: {[p.info['cmdline'] for p in leftovers]}"
+        assert_no_leftovers(lab_home)
 
 
 def test_a_replica_that_did_not_answer_counts_the_label_from_the_answer_sent_back(replicas: str) -> None:
