@@ -33,7 +33,7 @@ class LocustMaster:
                                 f"{self.url} after {timeout:.0f}s")
             time.sleep(1)
         form = {**(fields or {}), "user_count": str(users), "spawn_rate": repr(float(spawn_rate))}
-        response = self._call("post", "/swarm", data=form)
+        response = self._call("post", "/swarm", data=form, asked="start")
         try:
             accepted = bool(response.json().get("success", False))
         except ValueError:
@@ -43,7 +43,7 @@ class LocustMaster:
                             f"{response.text[:200]}")
 
     def stop_load(self) -> None:
-        self._call("post", "/stop").raise_for_status()
+        self._call("post", "/stop", asked="stop").raise_for_status()
 
     def heartbeat_load(self) -> dict[str, Any]:
         """Tell the master its caller still watches the test; returns the master's guard state."""
@@ -57,11 +57,12 @@ class LocustMaster:
         """The master's aggregated statistics (Locust's /stats/requests JSON)."""
         return self._json(self._call("get", "/stats/requests"))
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _call(self, method: str, path: str, asked: str | None = None, **kwargs: Any) -> requests.Response:
         try:
             return requests.request(method, f"{self.url}{path}", timeout=10, **kwargs)
         except requests.RequestException as exc:
-            raise LoadError(f"the Locust master at {self.url} did not answer {method.upper()} {path}: {exc}") from None
+            what = f"could not be asked to {asked}" if asked else f"did not answer {method.upper()} {path}"
+            raise LoadError(f"the Locust master at {self.url} {what}: {exc}") from None
 
     def _json(self, response: requests.Response) -> dict[str, Any]:
         try:
