@@ -6,7 +6,8 @@ runs this file unchanged:
   ROLLOUTLAB_HOLDOUT         JSON file of held-out rows [{"features": [64 floats], "label": int}] (required)
   ROLLOUTLAB_RATE_PER_USER   requests per second each Locust user aims for (default 5)
   ROLLOUTLAB_SEED            seed of the traffic plan: same seed, same users and rows (default 42)
-  ROLLOUTLAB_POPULATION      distinct end-user ids, sent as x-user-id for sticky routing (default 1000)
+  ROLLOUTLAB_POPULATION      distinct end-user ids, sent as x-user-id for sticky routing, with their
+                             bucket x-rolloutlab-bucket for sticky routes on Gateway API (default 1000)
   ROLLOUTLAB_FEEDBACK_DELAY  seconds until the true label goes to /feedback; "off" disables (default 2)
   ROLLOUTLAB_USERS           steady / peak number of Locust users (default 10)
   ROLLOUTLAB_SHAPE           steady | ramp | step | spike | soak | wave (default steady)
@@ -22,6 +23,13 @@ runs this file unchanged:
   ROLLOUTLAB_TRAFFIC_LOG     append one JSON line per prediction and per feedback here (audits)
   ROLLOUTLAB_METRICS_FILE    on exit, write the final client metrics (Prometheus text format) here
   ROLLOUTLAB_DRIFT           JSON drift plan (loadgen/drift.py): which requests are drifted, when, how
+  ROLLOUTLAB_SWARM_TIME      hard bound of one test started through the web API, from its start
+  ROLLOUTLAB_HEARTBEAT_TIMEOUT  end such a test when no POST /rolloutlab/heartbeat came for this long
+
+A master with its web UI (the in-cluster load generator) serves many runs: each POST /swarm may set
+the test's own users (user_count) and, as form fields named after the variable in lower case
+(rolloutlab_seed, rolloutlab_shape, ...; loadgen/settings.SWARM_VARIABLES), its rate per user, seed,
+population, feedback delay, shape, bound and heartbeat timeout; the master passes them to its workers.
 
 Each Locust user is a slot of the seeded plan (loadgen/traffic.py): every request draws an end user
 from the population and a held-out row. The answer names the version that served it; the label is
@@ -48,7 +56,7 @@ from loadgen import settings as settings_module, watchdog  # noqa: E402
 from loadgen.exporter import (  # noqa: E402
     NO_RESPONSE, UNKNOWN_VERSION, ClientMetrics, feedback_outcome, prediction_outcome,
 )
-from loadgen.traffic import request_stream, user_slot  # noqa: E402
+from loadgen.traffic import BUCKET_HEADER, bucket_of, request_stream, user_slot  # noqa: E402
 from shapes import locust_shape  # noqa: E402
 
 try:
@@ -57,15 +65,32 @@ try:
         ROWS: list[dict[str, Any]] = json.load(_handle)
     if not ROWS:
         raise settings_module.SettingsError(f"ROLLOUTLAB_HOLDOUT={SETTINGS.holdout} holds no rows")
-    _params = {**SETTINGS.shape_params, "users": SETTINGS.users, "duration": SETTINGS.duration}
+
+    def _plan() -> tuple[str, dict[str, Any]]:
+        run = _run_settings()
+        return run.shape, {**run.shape_params, "users": run.users, "duration": run.duration}
+
+    def _run_settings() -> settings_module.Settings:
+        """This test's settings: the deployed environment with the options of its /swarm laid over it."""
+        if _ENVIRONMENT is None or _ENVIRONMENT.parsed_options is None:
+            return SETTINGS
+        options = vars(_ENVIRONMENT.parsed_options)
+        # A headless run takes its users from the environment (its -u is Locust's default, 1); a test
+        # started through the web API takes them from its /swarm's user_count.
+        users = None if options.get("headless") else options.get("num_users")
+        return settings_module.from_env(settings_module.with_swarm_options(os.environ, options, users))
+
+    _ENVIRONMENT: Any = None  # set at Locust's init event
     # Locust runs the one LoadTestShape subclass it finds in this module.
-    LabShape = locust_shape(SETTINGS.shape, _params)
+    LabShape = locust_shape(_plan)
 except (OSError, ValueError, TypeError) as _exc:
     # Locust would print a traceback; one line names what to fix.
     sys.stderr.write(f"rolloutlab locustfile: {_exc}\n")
     sys.exit(2)
 
 METRICS = ClientMetrics()
+RUN = SETTINGS  # the current test's settings (SETTINGS with its /swarm options), renewed at each test start
+GUARD = watchdog.SwarmGuard()
 # The drift schedule's clock: from the test's start (reset in _on_test_start), per process.
 _load_started = time.monotonic()
 _local_users = itertools.count()
@@ -81,9 +106,23 @@ def _audit(**record: Any) -> None:
         _traffic_log.flush()
 
 
+@events.init_command_line_parser.add_listener
+def _swarm_options(parser: Any, **_: Any) -> None:
+    # Declared as Locust options so /swarm accepts them as form fields and the master ships them to
+    # its workers with every spawn message; empty means "as deployed" (the environment variable).
+    for variable in settings_module.SWARM_VARIABLES:
+        parser.add_argument("--" + settings_module.option_name(variable).replace("_", "-"), default="",
+                            help=settings_module.VARIABLES[variable][0], include_in_web_ui=False)
+
+
 @events.init.add_listener
-def _on_init(environment: Any, **_: Any) -> None:
+def _on_init(environment: Any, web_ui: Any = None, **_: Any) -> None:
+    global _ENVIRONMENT
+    _ENVIRONMENT = environment
     runner = environment.runner
+    if web_ui is not None and not isinstance(runner, WorkerRunner):
+        _serve_heartbeat(web_ui)
+        watchdog.guard_swarms(GUARD, runner.stop)
     if isinstance(runner, WorkerRunner):
         watchdog.install(runner.quit, SETTINGS.run_time, SETTINGS.parent_pid, handle_sigterm=False)
     else:
@@ -103,14 +142,37 @@ def _on_init(environment: Any, **_: Any) -> None:
     METRICS.serve(SETTINGS.exporter_host, SETTINGS.exporter_port)
 
 
+def _serve_heartbeat(web_ui: Any) -> None:
+    from flask import jsonify
+
+    @web_ui.app.route("/rolloutlab/heartbeat", methods=["POST", "GET"])
+    def heartbeat() -> Any:
+        """POST: the CLI still watches the running test; GET: the guard's state. Both answer its state."""
+        from flask import request
+
+        if request.method == "POST":
+            GUARD.beat()
+        return jsonify(GUARD.status())
+
+
 @events.test_start.add_listener
-def _on_test_start(**_: Any) -> None:
-    global _load_started
+def _on_test_start(environment: Any, **_: Any) -> None:
+    global RUN, _local_users, _load_started
     _load_started = time.monotonic()
+    try:
+        RUN = _run_settings()
+    except settings_module.SettingsError as exc:
+        # The shape has refused this plan already and ends the test; the users keep the deployed one.
+        sys.stderr.write(f"rolloutlab locustfile: {exc}\n")
+        RUN = SETTINGS
+    _local_users = itertools.count()  # every test plays the seeded slots from slot 0
+    if not isinstance(environment.runner, WorkerRunner):
+        GUARD.arm(RUN.swarm_time, RUN.heartbeat_timeout)
 
 
 @events.test_stop.add_listener
 def _on_test_stop(**_: Any) -> None:
+    GUARD.disarm()
     # The run is over: labels still waiting are dropped, and counted so nobody mistakes them for lost.
     waiting = list(_pending)
     _pending.clear()
@@ -138,24 +200,28 @@ def _count_reward(version: str, user_id: str, response: Any) -> None:
 
 
 class PredictionUser(FastHttpUser):
-    wait_time = constant_throughput(SETTINGS.rate_per_user)
+    def wait_time(self) -> float:
+        return self._pace(self)
 
     def on_start(self) -> None:
+        self.run = RUN  # the plan of the test this user was started for
+        self._pace = constant_throughput(self.run.rate_per_user)
         worker_index = max(0, getattr(self.environment.runner, "worker_index", 0))
         self.slot = user_slot(next(_local_users), worker_index % SETTINGS.workers, SETTINGS.workers)
-        self.plan = request_stream(SETTINGS.seed, self.slot, SETTINGS.population, len(ROWS))
+        self.plan = request_stream(self.run.seed, self.slot, self.run.population, len(ROWS))
 
     @task
     def predict(self) -> None:
         draw = next(self.plan)
         row = ROWS[draw.row]
         drifted, row_index = False, draw.row
-        if SETTINGS.drift is not None:
-            applied = SETTINGS.drift.apply(ROWS, draw.row, draw.slot, draw.seq, time.monotonic() - _load_started)
+        if self.run.drift is not None:
+            applied = self.run.drift.apply(ROWS, draw.row, draw.slot, draw.seq, time.monotonic() - _load_started)
             row, drifted, row_index = {"features": applied.features, "label": applied.label}, applied.drifted, applied.row
-        headers = {"x-user-id": draw.user_id}
-        if SETTINGS.force_version:
-            headers["x-model-version"] = SETTINGS.force_version
+        # The bucket lets a Gateway API route keep each user on one arm (sticky A/B) with core matches.
+        headers = {"x-user-id": draw.user_id, BUCKET_HEADER: bucket_of(draw.user_id)}
+        if self.run.force_version:
+            headers["x-model-version"] = self.run.force_version
         started = time.perf_counter()
         with self.client.post("/predict", json={"instances": [row["features"]]}, headers=headers,
                               name="/predict", catch_response=True) as response:
@@ -174,11 +240,12 @@ class PredictionUser(FastHttpUser):
                                  f"no response: {response.error!r}")
         _audit(kind="predict", slot=draw.slot, seq=draw.seq, user=draw.user_id, row=row_index,
                status=response.status_code or 0, version=served, request_id=request_id, drifted=drifted)
-        if outcome == "ok" and SETTINGS.feedback_delay is not None:
+        if outcome == "ok" and self.run.feedback_delay is not None:
             if request_id is None:
                 METRICS.observe_feedback(served, "no_request_id")
             else:
-                self._schedule_feedback(served, request_id, int(row["label"]), draw.user_id)
+                self._schedule_feedback(served, request_id, int(row["label"]), draw.user_id,
+                                        self._predictions(response))
 
     @staticmethod
     def _read_answer(response: Any) -> tuple[str | None, str | None]:
@@ -195,16 +262,31 @@ class PredictionUser(FastHttpUser):
                 request_id = request_id or (str(body["request_id"]) if body.get("request_id") is not None else None)
         return version, request_id
 
-    def _schedule_feedback(self, version: str, request_id: str, label: int, user_id: str) -> None:
-        greenlet = gevent.spawn_later(SETTINGS.feedback_delay, self._send_feedback, version, request_id, label,
-                                      user_id)
+    @staticmethod
+    def _predictions(response: Any) -> list[int] | None:
+        """The answer's predictions, sent back with the label: any replica of the version can then count it."""
+        try:
+            predictions = response.json().get("predictions")
+        except (ValueError, TypeError, AttributeError):
+            return None
+        return predictions if isinstance(predictions, list) and len(predictions) == 1 else None
+
+    def _schedule_feedback(self, version: str, request_id: str, label: int, user_id: str,
+                           predictions: list[int] | None) -> None:
+        greenlet = gevent.spawn_later(self.run.feedback_delay, self._send_feedback, version, request_id, label,
+                                      user_id, predictions)
         _pending.add(greenlet)
         METRICS.feedback_pending.inc()
 
-    def _send_feedback(self, version: str, request_id: str, label: int, user_id: str) -> None:
+    def _send_feedback(self, version: str, request_id: str, label: int, user_id: str,
+                       predictions: list[int] | None) -> None:
+        message: dict[str, Any] = {"request_id": request_id, "label": label}
+        if predictions is not None:
+            message["predictions"] = predictions
         try:
-            # Through the router, pinned to the version that answered, which alone knows this request id.
-            with self.client.post("/feedback", json={"request_id": request_id, "label": label},
+            # Through the router, pinned to the version that answered. With several replicas of it, any
+            # may get this; the answer's predictions let one that never saw the request count the label.
+            with self.client.post("/feedback", json=message,
                                   headers={"x-model-version": version, "x-user-id": user_id},
                                   name="/feedback", catch_response=True) as response:
                 outcome = feedback_outcome(response.status_code or 0)

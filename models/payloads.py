@@ -114,6 +114,9 @@ class Feedback:
     version: str | None
     labels: tuple[int, ...] | None
     reward: float | None
+    # The predictions the client was answered (its copy of the /predict body): another replica of the
+    # version, which never saw the request, can still count the labels against them.
+    answered: tuple[int, ...] | None = None
 
     @property
     def kind(self) -> str:
@@ -128,9 +131,9 @@ def _label(value: Any, where: str, n_classes: int) -> int:
 
 
 def parse_feedback(payload: Any, n_classes: int) -> Feedback:
-    """{"request_id", "label" | "labels" | "reward"} or {"version", "reward"}."""
+    """{"request_id", "label" | "labels" | "reward", optional "predictions"} or {"version", "reward"}."""
     body = _object(payload, '{"request_id": "...", "label": 3}')
-    _only(body, ("request_id", "version", "label", "labels", "reward"))
+    _only(body, ("request_id", "version", "label", "labels", "reward", "predictions"))
     request_id, version = body.get("request_id"), body.get("version")
     if (request_id is None) == (version is None):
         raise BadInput(400, "bad_feedback", 'give exactly one of "request_id" (from a /predict response) or '
@@ -159,4 +162,13 @@ def parse_feedback(payload: Any, n_classes: int) -> Feedback:
         if type(value) not in (int, float) or not math.isfinite(value):
             raise BadInput(400, "bad_feedback", f"reward must be a finite number, got {json.dumps(value)}")
         reward = float(value)
-    return Feedback(request_id, version, labels, reward)
+    answered: tuple[int, ...] | None = None
+    if "predictions" in body:
+        if labels is None:
+            raise BadInput(400, "bad_feedback", '"predictions" go with "label" or "labels" (the answer they judge)')
+        given_predictions = body["predictions"]
+        if not isinstance(given_predictions, list) or len(given_predictions) != len(labels):
+            raise BadInput(400, "bad_feedback", f'"predictions" must list the {len(labels)} prediction(s) of the '
+                                                "/predict answer, one per label")
+        answered = tuple(_label(v, f"predictions[{i}]", n_classes) for i, v in enumerate(given_predictions))
+    return Feedback(request_id, version, labels, reward, answered)

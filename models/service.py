@@ -1,7 +1,9 @@
 """The model server: one BentoML service per version, with its build-time faults baked into build.json.
 
     POST /predict   {"instances": [[64 numbers], ...]}  → {"predictions": [...], "version", "request_id"}
-    POST /feedback  {"request_id", "label"|"labels"|"reward"} or {"version", "reward"} → counted in metrics
+    POST /feedback  {"request_id", "label"|"labels"|"reward"[, "predictions"]} or {"version", "reward"}
+                    → counted in metrics; "predictions" (the client's copy of the answer) lets a replica
+                    that did not answer the request count its labels
 
 Both answer JSON with `x-model-version` and `x-request-id` headers; bad input is a 4xx whose body names
 the problem, counted in `rolloutlab_bad_requests_total{reason}`: a body not sent as application/json is
@@ -33,9 +35,9 @@ from starlette.routing import Route
 from faults import FaultInjector
 from prediction_log import PredictionLog
 from json_errors import JSONErrorsMiddleware
-from payloads import REQUEST_ID, BadInput, check_content_type, parse_feedback, parse_json, parse_predict
+from payloads import REQUEST_ID, BadInput, Feedback, check_content_type, parse_feedback, parse_json, parse_predict
 from request_body import LingeringJSONResponse, RequestBody
-from request_memory import FeedbackAlreadyGiven, RequestMemory, UnknownRequest
+from request_memory import FeedbackAlreadyGiven, Remembered, RequestMemory, UnknownRequest
 
 # Written into the build context by models/build.py: this bento serves exactly one version.
 BUILD: dict[str, Any] = json.loads((Path(__file__).parent / "build.json").read_text(encoding="utf-8"))
@@ -174,6 +176,23 @@ async def predict(request: Request) -> JSONResponse:
     return JSONResponse(body, headers=_headers(request_id))
 
 
+def _answered_request(memory: RequestMemory, message: Feedback) -> Remembered:
+    """The request the feedback is about: this replica's memory, else the answer the client sends back.
+
+    With several replicas of a version, feedback pinned to the version reaches any of them, but only
+    the one that answered remembers the request. The client's copy of the answer lets the others
+    count the labels; this replica then remembers the request as judged, so a repeat here counts once.
+    (A repeat sent to yet another replica is not detected: replicas share no memory.)
+    """
+    try:
+        return memory.lookup(message.request_id or "")
+    except UnknownRequest:
+        if message.answered is None:
+            raise
+        memory.remember(message.request_id or "", message.answered)
+        return memory.lookup(message.request_id or "")
+
+
 async def feedback(request: Request) -> JSONResponse:
     service: DigitsClassifier = bentoml.get_current_service()
     request_id, body = _request_id(request), _body(request)
@@ -185,7 +204,7 @@ async def feedback(request: Request) -> JSONResponse:
         rows, reward = 1, message.reward
         if message.request_id is not None:
             request_id = message.request_id
-            entry = service.memory.lookup(message.request_id)
+            entry = _answered_request(service.memory, message)
             if message.labels is not None:
                 if len(message.labels) != len(entry.predictions):
                     hint = '"label"' if len(entry.predictions) == 1 else f'"labels" with {len(entry.predictions)}'

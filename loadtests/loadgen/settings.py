@@ -30,7 +30,37 @@ VARIABLES: dict[str, tuple[str, str | None]] = {
     "ROLLOUTLAB_TRAFFIC_LOG": ("append one JSON line per prediction and feedback here (audits, tests)", ""),
     "ROLLOUTLAB_METRICS_FILE": ("write the final client metrics (Prometheus text) here on exit", ""),
     "ROLLOUTLAB_DRIFT": ("JSON drift plan (loadgen/drift.py: kind, onset, ramp, share, seed, ...); empty: none", ""),
+    "ROLLOUTLAB_SWARM_TIME": ("hard bound of one test started through the web API, from its start; empty: none",
+                              ""),
+    "ROLLOUTLAB_HEARTBEAT_TIMEOUT": ("end a test started through the web API when no POST /rolloutlab/heartbeat "
+                                     "came for this many seconds; empty: no heartbeat needed", ""),
 }
+
+# What one test (a /swarm of the web API) may set for itself, as form fields named after the variable in
+# lower case (ROLLOUTLAB_SEED -> rolloutlab_seed); users come from /swarm's own user_count. The rest
+# (ports, files, workers, bounds of the process) belongs to the process and stays as deployed.
+SWARM_VARIABLES = (
+    "ROLLOUTLAB_RATE_PER_USER", "ROLLOUTLAB_SEED", "ROLLOUTLAB_POPULATION", "ROLLOUTLAB_FEEDBACK_DELAY",
+    "ROLLOUTLAB_SHAPE", "ROLLOUTLAB_SHAPE_PARAMS", "ROLLOUTLAB_DURATION", "ROLLOUTLAB_FORCE_VERSION",
+    "ROLLOUTLAB_SWARM_TIME", "ROLLOUTLAB_HEARTBEAT_TIMEOUT", "ROLLOUTLAB_DRIFT",
+)
+
+
+def option_name(variable: str) -> str:
+    """The /swarm form field (and Locust option dest) of a variable: ROLLOUTLAB_SEED -> rolloutlab_seed."""
+    return variable.lower()
+
+
+def with_swarm_options(env: Mapping[str, str], options: Mapping[str, Any], users: int | None) -> dict[str, str]:
+    """env with one test's options laid over it: a non-empty option wins over the deployed variable."""
+    merged = dict(env)
+    for variable in SWARM_VARIABLES:
+        value = options.get(option_name(variable))
+        if value not in (None, ""):
+            merged[variable] = str(value)
+    if users is not None:
+        merged["ROLLOUTLAB_USERS"] = str(users)
+    return merged
 
 
 class SettingsError(ValueError):
@@ -57,6 +87,8 @@ class Settings:
     traffic_log: str | None = None
     metrics_file: str | None = None
     drift: DriftPlan | None = None
+    swarm_time: float | None = None
+    heartbeat_timeout: float | None = None
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -120,4 +152,6 @@ def from_env(env: Mapping[str, str]) -> Settings:
         traffic_log=_get(env, "ROLLOUTLAB_TRAFFIC_LOG") or None,
         metrics_file=_get(env, "ROLLOUTLAB_METRICS_FILE") or None,
         drift=drift,
+        swarm_time=_number(env, "ROLLOUTLAB_SWARM_TIME", float, 0, strict=True),
+        heartbeat_timeout=_number(env, "ROLLOUTLAB_HEARTBEAT_TIMEOUT", float, 0, strict=True),
     )

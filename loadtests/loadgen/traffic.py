@@ -6,6 +6,7 @@ whatever strategy or router sits behind, so runs of different strategies see ide
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 from collections.abc import Iterator
@@ -25,6 +26,16 @@ class Draw:
 def user_id(index: int) -> str:
     """The x-user-id of population member `index` (stable names, so sticky routing sees the same ids)."""
     return f"user-{index:07d}"
+
+
+BUCKET_HEADER = "x-rolloutlab-bucket"  # rolloutlab/routers/sticky_buckets.py maps buckets to arms
+BUCKETS = 100
+
+
+def bucket_of(user: str) -> str:
+    """The user's sticky bucket "00".."99": a stable hash (SHA-256, not hash(), which varies per process)."""
+    digest = hashlib.sha256(user.encode("utf-8")).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % BUCKETS:02d}"
 
 
 def user_slot(local_index: int, worker_index: int = 0, workers: int = 1) -> int:

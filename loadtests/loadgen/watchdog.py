@@ -63,3 +63,65 @@ def _force_exit() -> None:
     log.error("the load test did not stop within %ss of being asked to; exiting now", STOP_GRACE_SECONDS)
     logging.shutdown()
     os._exit(3)
+
+
+class SwarmGuard:
+    """The bound of one test started through the web API: its own run time and the CLI's heartbeat.
+
+    A master in a pod outlives the CLI that started its test; when that CLI is killed, or its
+    port-forward drops, nobody would ever POST /stop. So each test carries its bound and, while it
+    runs, expects a heartbeat; past either, the master stops the test (and its workers' users) itself.
+    Pure apart from the clock, so tests drive it with a fake one.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.armed = False
+        self.swarm_time: float | None = None
+        self.heartbeat_timeout: float | None = None
+        self.started = self.last_beat = clock()
+
+    def arm(self, swarm_time: float | None, heartbeat_timeout: float | None) -> None:
+        """A test starts now, bounded by swarm_time and heartbeat_timeout (None: no such bound)."""
+        self.swarm_time, self.heartbeat_timeout = swarm_time, heartbeat_timeout
+        self.started = self.last_beat = self._clock()  # the start itself counts as a heartbeat
+        self.armed = True
+
+    def disarm(self) -> None:
+        self.armed = False
+
+    def beat(self) -> None:
+        self.last_beat = self._clock()
+
+    def reason(self) -> str | None:
+        """Why the running test must stop now, or None."""
+        if not self.armed:
+            return None
+        now = self._clock()
+        if self.swarm_time is not None and now - self.started >= self.swarm_time:
+            return f"the test's bound of {self.swarm_time:g}s is reached"
+        if self.heartbeat_timeout is not None and now - self.last_beat >= self.heartbeat_timeout:
+            return f"no heartbeat for {now - self.last_beat:.0f}s (timeout {self.heartbeat_timeout:g}s)"
+        return None
+
+    def status(self) -> dict[str, object]:
+        now = self._clock()
+        return {"armed": self.armed, "running_for": round(now - self.started, 3) if self.armed else None,
+                "since_heartbeat": round(now - self.last_beat, 3), "swarm_time": self.swarm_time,
+                "heartbeat_timeout": self.heartbeat_timeout}
+
+
+def guard_swarms(guard: SwarmGuard, stop: Callable[[], None], period: float = 0.5) -> None:
+    """Check guard every period seconds in a greenlet; stop() (and disarm) once it gives a reason."""
+    import gevent
+
+    def watch() -> None:
+        while True:
+            gevent.sleep(period)
+            reason = guard.reason()
+            if reason:
+                log.warning("stopping the load test: %s", reason)
+                guard.disarm()
+                stop()
+
+    gevent.spawn(watch)

@@ -7,9 +7,11 @@ chosen one into locust.LoadTestShape with its parameters bound, for the locustfi
 from __future__ import annotations
 
 import inspect
+import logging
+from collections.abc import Callable
 from typing import Any
 
-from shapes.base import Schedule
+from shapes.base import Schedule, Tick
 from shapes.ramp import RampShape
 from shapes.soak import SoakShape
 from shapes.spike import SpikeShape
@@ -20,6 +22,7 @@ from shapes.wave import WaveShape
 SHAPES: dict[str, type[Schedule]] = {
     cls.name: cls for cls in (SteadyShape, RampShape, StepShape, SpikeShape, SoakShape, WaveShape)
 }
+log = logging.getLogger("rolloutlab.shapes")
 
 
 def parameters(name: str) -> list[str]:
@@ -44,15 +47,43 @@ def make_schedule(name: str, params: dict[str, Any], **extra: Any) -> Schedule:
     return shape_class(name)(**params, **extra)
 
 
-def locust_shape(name: str, params: dict[str, Any]) -> type:
-    """A locust.LoadTestShape subclass running the named schedule with these parameters."""
+def locust_shape(plan: Callable[[], tuple[str, dict[str, Any]]]) -> type:
+    """A locust.LoadTestShape subclass running the schedule plan() names, read afresh at each test's start.
+
+    plan() returns (shape name, parameters). Locust calls reset_time() when a test starts (the
+    headless start, or each POST /swarm of the web API), so a master that serves many runs gives
+    each its own shape and users. A plan that does not validate is logged and ends the test at
+    once: a test must never run on a plan it was not given.
+    """
     from locust import LoadTestShape  # imported here: only a Locust process may pay for gevent's patching
 
-    make_schedule(name, params)  # fail at import of the locustfile, not at the first tick
-    schedule = shape_class(name)
+    def build() -> Schedule | None:
+        try:
+            return make_schedule(*plan())
+        except (ValueError, TypeError) as exc:
+            log.error("load shape: %s; the test stops", exc)
+            return None
 
-    def __init__(self: Any) -> None:
-        LoadTestShape.__init__(self)
-        schedule.__init__(self, **params)
+    make_schedule(*plan())  # fail at import of the locustfile, not at the first tick
 
-    return type(f"Lab{schedule.__name__}", (schedule, LoadTestShape), {"__init__": __init__})
+    class LabShape(LoadTestShape):
+        def __init__(self) -> None:
+            super().__init__()
+            self.schedule: Schedule | None = None
+
+        def reset_time(self) -> None:
+            super().reset_time()
+            self.schedule = build()
+
+        def request_stop(self) -> None:
+            if self.schedule is not None:
+                self.schedule.request_stop()
+
+        def tick(self) -> Tick | None:
+            if self.schedule is None:
+                self.schedule = build()
+                if self.schedule is None:
+                    return None
+            return self.schedule.tick()
+
+    return LabShape

@@ -8,7 +8,8 @@ A request is routed by the first of these that applies:
 2. a header rule (`rules`, e.g. the blue-green preview route) → its version;
 3. `sticky` and the request carries a user key (header `x-user-id`, else cookie `rolloutlab_user`)
    → the version the key hashes to, in proportion to the weights (same key, same version while
-   the weights stay the same);
+   the weights stay the same); on Gateway API by the key's bucket, which the client sends as
+   `x-rolloutlab-bucket` (routers/sticky_buckets.py: core HTTPRoute has Exact header matches only);
 4. otherwise → the weights.
 
 `mirror` copies a share of the requests of 3 and 4 to a shadow version whose responses are dropped.

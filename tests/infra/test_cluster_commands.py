@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rolloutlab.infra.cluster import cluster_commands, image_load_command, kind_cluster_config
+from rolloutlab.infra.cluster import (
+    KIND_NODE_IMAGES, cluster_commands, image_load_command, kind_cluster_config, kind_node_image,
+)
 from rolloutlab.infra.config import StackConfig
 from rolloutlab.infra.load_image import DOCKERFILE, build_command, pins
 
@@ -22,6 +24,8 @@ RECORDER = """#!/usr/bin/env bash
 {{ echo "$(basename "$0") $*"; if [[ " $* " == *" --config=- "* || " $* " == *" - "* ]]; then cat; fi; }} >> "{log}"
 if [[ "$(basename "$0") $1 $2" == "kind get clusters" ]]; then printf '%s\\n' $KIND_CLUSTERS; fi
 if [[ "$(basename "$0") $1 $2" == "docker image inspect" ]]; then [[ " $LOCAL_IMAGES " == *" $3 "* ]]; exit $?; fi
+if [[ "$(basename "$0") $1 $2" == "docker save -o" ]]; then echo "archive of $4" > "$3"; fi
+if [[ "$(basename "$0") $1 $2" == "kind load image-archive" ]]; then echo "loaded: $(cat "$3")" >> "{log}"; fi
 exit 0
 """
 
@@ -52,7 +56,14 @@ def test_kind_create_passes_the_cluster_config_on_stdin(tools: tuple[Path, Path]
     calls = log.read_text()
     assert "kind create cluster --name rolloutlab --config=- --wait 180s" in calls
     stdin = yaml.safe_load(calls.split("--wait 180s\n", 1)[1])
-    assert stdin["nodes"] == [{"role": "control-plane", "image": "kindest/node:v1.33.1"}]
+    assert stdin["nodes"] == [{"role": "control-plane", "image": KIND_NODE_IMAGES["v1.33.1"]}]
+
+
+def test_the_kind_node_image_is_pinned_by_digest() -> None:
+    default = yaml.safe_load(kind_cluster_config(StackConfig()))["nodes"][0]["image"]
+    assert default == "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f"
+    assert kind_node_image("v1.33.1@sha256:" + "0" * 64) == "kindest/node:v1.33.1@sha256:" + "0" * 64
+    assert kind_node_image("v1.31.9") == "kindest/node:v1.31.9"  # no digest known: the tag, as given
 
 
 def test_kind_create_adopts_a_cluster_of_the_same_name(tools: tuple[Path, Path]) -> None:
@@ -73,7 +84,13 @@ def test_image_load_refuses_an_image_that_was_never_built(tools: tuple[Path, Pat
     loaded = _run(command, bin_dir, CLUSTER="rolloutlab", IMAGE="digits-classifier:v1",
                   LOCAL_IMAGES="digits-classifier:v1")
     assert loaded.returncode == 0, loaded.stderr
-    assert "kind load docker-image digits-classifier:v1 --name rolloutlab" in log.read_text()
+    calls = log.read_text()
+    # docker save + image-archive, not `kind load docker-image` (kubernetes-sigs/kind#3795)
+    assert "kind load docker-image" not in calls
+    (archive,) = [line.split()[3] for line in calls.splitlines() if line.startswith("docker save -o ")]
+    assert f"kind load image-archive {archive} --name rolloutlab" in calls
+    assert "loaded: archive of digits-classifier:v1" in calls
+    assert not Path(archive).exists()  # the archive is removed afterwards
 
 
 def test_minikube_image_load_names_the_profile(tools: tuple[Path, Path]) -> None:

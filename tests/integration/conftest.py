@@ -43,6 +43,14 @@ def lab_processes(home: Path) -> list[psutil.Process]:
     return found
 
 
+def assert_no_leftovers(home: Path) -> None:
+    """Kill whatever of the lab home still runs, then fail naming it (a fixture's teardown check)."""
+    leftovers = lab_processes(home)
+    for process in leftovers:
+        process.kill()
+    assert leftovers == [], f"processes left running: {[p.info['cmdline'] for p in leftovers]}"
+
+
 def rolloutlab(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*CLI, *args], capture_output=True, text=True, timeout=timeout, cwd=PROJECT, env={**os.environ, **(env or {})}

@@ -41,6 +41,8 @@ STATES = {
     "shadow": RoutingState({"v1": 0, "v2": 100, "v3": 0}, mirror=Mirror("v3", 30)),
     "a/b by header": RoutingState({"v1": 50, "v2": 50, "v3": 0},
                                   rules=(HeaderRule("x-tenant", "acme.io", "v2"), HeaderRule("x-tenant", "beta", "v3"))),
+    "a/b sticky": RoutingState({"v1": 50, "v2": 50, "v3": 0}, sticky=True),
+    "a/b sticky, uneven, preview": RoutingState({"v1": 95, "v2": 5, "v3": 0}, sticky=True, rules=(preview_rule("v3"),)),
     "bandit": RoutingState({"v1": 17, "v2": 33, "v3": 50}),
     "rollback": RoutingState({"v1": 100, "v2": 0, "v3": 0}),
 }

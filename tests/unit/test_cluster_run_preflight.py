@@ -9,9 +9,10 @@ from click.testing import CliRunner
 
 from rolloutlab.cli import main
 from rolloutlab.errors import ClusterError, LoadError
-from rolloutlab.targets.cluster_lab import find_lab, keep_running
-from rolloutlab.load.cluster_swarm import ClusterSwarm
+from rolloutlab.load.cluster_swarm import ClusterSwarm, swarm_fields
 from rolloutlab.scenario import load_scenario
+from rolloutlab.scenario.load import RampLoad, SteadyLoad
+from rolloutlab.targets.cluster_lab import find_lab, keep_running
 
 OUTPUTS = {
     "cluster": {"kind": "existing", "name": "rolloutlab", "context": "prod-eu"},
@@ -79,9 +80,17 @@ class Master:
     def __init__(self) -> None:
         self.state, self.calls, self.down = "ready", [], False
 
-    def start_load(self, users: int, spawn_rate: float, workers: int | None = None, timeout: float = 60.0) -> None:
+    def start_load(self, users: int, spawn_rate: float, workers: int | None = None, timeout: float = 60.0,
+                   fields: dict[str, str] | None = None) -> None:
         self.calls.append(("swarm", users, spawn_rate))
+        self.fields = fields
         self.state = "running"
+
+    def heartbeat_load(self) -> dict[str, Any]:
+        if self.down:
+            raise LoadError("the Locust master at http://127.0.0.1:1 did not answer")
+        self.calls.append(("heartbeat",))
+        return {"armed": True}
 
     def stop_load(self) -> None:
         self.calls.append(("stop",))
@@ -98,22 +107,40 @@ class Master:
 
 def test_the_in_cluster_swarm_starts_reports_alive_and_stops_once() -> None:
     master = Master()
-    swarm = ClusterSwarm(master, users=10, spawn_rate=10.0)
+    swarm = ClusterSwarm(master, SteadyLoad(users=10), max_seconds=120)
     swarm.stop()  # never started: nothing to stop
     assert master.calls == []
     swarm.start()
     assert swarm.alive()
     swarm.stop()
     swarm.stop()
-    assert master.calls == [("swarm", 10, 10.0), ("stop",)]
+    assert master.calls == [("swarm", 10, 10.0), ("heartbeat",), ("stop",)]
     stats = swarm.stats()
     assert stats is not None and (stats.requests, stats.failures, stats.rps, stats.p95_ms) == (900, 2, 60.0, 12.0)
 
 
 def test_a_master_that_stops_answering_counts_as_load_stopped() -> None:
     master = Master()
-    swarm = ClusterSwarm(master, users=10, spawn_rate=10.0).start()
+    swarm = ClusterSwarm(master, SteadyLoad(users=10), max_seconds=120).start()
     master.down = True
     assert not swarm.alive()
     master.down, master.state = False, "stopped"
     assert not swarm.alive()
+
+
+def test_each_swarm_carries_the_scenarios_plan_its_bound_and_heartbeat_timeout() -> None:
+    master = Master()
+    load = RampLoad(shape="ramp", users=40, start_users=5, ramp_time=30, rate_per_user=2.5, seed=7,
+                    population=300, feedback_delay=None)
+    ClusterSwarm(master, load, max_seconds=90, heartbeat_timeout=12).start()
+    assert master.calls == [("swarm", 40, 40.0)]
+    assert master.fields == {
+        "rolloutlab_rate_per_user": "2.5", "rolloutlab_seed": "7", "rolloutlab_population": "300",
+        "rolloutlab_feedback_delay": "off", "rolloutlab_shape": "ramp",
+        "rolloutlab_shape_params": '{"start_users": 5, "ramp_time": 30.0}',
+        "rolloutlab_swarm_time": "90.0", "rolloutlab_heartbeat_timeout": "12.0"}
+
+
+def test_a_swarm_without_a_positive_bound_is_refused() -> None:
+    with pytest.raises(LoadError, match="max_seconds must be positive"):
+        swarm_fields(SteadyLoad(), max_seconds=0, heartbeat_timeout=10)

@@ -146,3 +146,32 @@ def test_exporter_text_parses_back_into_the_same_counts() -> None:
     assert snap.requests == {("v2", "ok"): 3.0, ("none", "connection_error"): 1.0}
     assert snap.buckets["v2"][float("inf")] == 3.0 and "none" not in snap.buckets
     assert snap.feedback == {("v2", "accepted"): 1.0}
+
+
+def test_swarm_guard_stops_a_test_at_its_bound_or_when_the_heartbeat_stops() -> None:
+    now = [100.0]
+    guard = watchdog.SwarmGuard(clock=lambda: now[0])
+    assert guard.reason() is None  # no test running: nothing to stop
+    guard.arm(swarm_time=60, heartbeat_timeout=10)
+    now[0] += 9
+    assert guard.reason() is None
+    guard.beat()
+    now[0] += 9
+    assert guard.reason() is None  # a heartbeat 9 s ago
+    now[0] += 1.5
+    assert "no heartbeat for 10s (timeout 10s)" in guard.reason()
+    guard.arm(swarm_time=5, heartbeat_timeout=None)
+    now[0] += 5
+    assert "bound of 5s" in guard.reason()
+    guard.disarm()
+    assert guard.reason() is None
+
+
+def test_a_swarms_options_override_the_deployed_settings_and_empty_ones_keep_them() -> None:
+    env = {"ROLLOUTLAB_HOLDOUT": "/data/h.json", "ROLLOUTLAB_SEED": "1", "ROLLOUTLAB_USERS": "10"}
+    merged = settings.with_swarm_options(env, {"rolloutlab_seed": "7", "rolloutlab_shape": "", "num_users": 3,
+                                               "rolloutlab_rate_per_user": "2.5", "host": "x"}, users=3)
+    run = settings.from_env(merged)
+    assert (run.seed, run.users, run.rate_per_user, run.shape) == (7, 3, 2.5, "steady")
+    with pytest.raises(settings.SettingsError, match="ROLLOUTLAB_HEARTBEAT_TIMEOUT"):
+        settings.from_env({**merged, "ROLLOUTLAB_HEARTBEAT_TIMEOUT": "0"})

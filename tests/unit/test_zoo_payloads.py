@@ -168,3 +168,15 @@ def test_other_content_types_are_refused_with_the_accepted_ones(header: str, wor
     error = bad(payloads.check_content_type, header)
     assert (error.status, error.reason) == (415, "unsupported_media_type")
     assert words in error.message and "application/json" in error.message
+
+
+def test_feedback_may_carry_the_answer_it_judges_one_prediction_per_label() -> None:
+    message = payloads.parse_feedback({"request_id": "abcdef123456", "labels": [3, 4], "predictions": [3, 9]}, 10)
+    assert message.answered == (3, 9)
+    for payload, words in [
+        ({"request_id": "abcdef123456", "label": 3, "predictions": [3, 9]}, "one per label"),
+        ({"request_id": "abcdef123456", "label": 3, "predictions": [12]}, "predictions[0] must be a class label"),
+        ({"request_id": "abcdef123456", "reward": 1, "predictions": [3]}, '"predictions" go with "label"'),
+    ]:
+        error = bad(payloads.parse_feedback, payload, 10)
+        assert error.status == 400 and words in error.message, error.message

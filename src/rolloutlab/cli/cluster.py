@@ -94,11 +94,18 @@ def status(stack: str, as_json: bool) -> None:
 @cluster.command()
 @STACK_OPTION
 @click.option("--seconds", type=click.IntRange(1, 86_400), default=60, show_default=True)
-@click.option("--users", type=click.IntRange(1), default=10, show_default=True,
-              help="Locust users (a load shape set with rolloutlab:loadEnv takes precedence).")
-@click.option("--spawn-rate", type=click.FloatRange(0.1), default=10.0, show_default=True)
-def load(stack: str, seconds: int, users: int, spawn_rate: float) -> None:
-    """Run the in-cluster Locust master and workers for SECONDS, printing throughput every 5 s."""
+@click.option("--users", type=click.IntRange(1, 1000), default=10, show_default=True, help="Locust users.")
+@click.option("--rate-per-user", type=click.FloatRange(0, 100, min_open=True), default=5.0, show_default=True,
+              help="Requests per second each user aims for.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the traffic plan.")
+def load(stack: str, seconds: int, users: int, rate_per_user: float, seed: int) -> None:
+    """Run the in-cluster Locust master and workers for SECONDS, printing throughput every 5 s.
+
+    The master stops the load by itself after SECONDS (plus a grace), or 30 s after this command
+    stops sending its heartbeat (killed, or its port-forward gone).
+    """
+    from rolloutlab.load.cluster_swarm import ClusterSwarm
+    from rolloutlab.scenario.load import SteadyLoad
     from rolloutlab.targets.kubernetes import KubernetesTarget
 
     target = KubernetesTarget(lab_home(), stack)
@@ -107,16 +114,19 @@ def load(stack: str, seconds: int, users: int, spawn_rate: float) -> None:
     if opened_here:
         target.connect(progress=say)
     try:
-        target.start_load(users, spawn_rate)
+        swarm = ClusterSwarm(target, SteadyLoad(users=users, rate_per_user=rate_per_user, seed=seed),
+                             max_seconds=seconds + 30)
+        swarm.start()
         started = time.monotonic()
         try:
             while (elapsed := time.monotonic() - started) < seconds:
                 time.sleep(min(5.0, seconds - elapsed))
+                swarm.heartbeat()
                 stats = target.load_stats()
                 say(f"[{time.monotonic() - started:4.0f}s] {stats.get('user_count', 0)} users, "
                     f"{stats.get('total_rps', 0):.1f} req/s, failures {100 * stats.get('fail_ratio', 0):.2f}%")
         finally:
-            target.stop_load()
+            swarm.stop()
         say("load stopped")
     finally:
         if opened_here:

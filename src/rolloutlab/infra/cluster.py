@@ -18,11 +18,29 @@ import yaml
 from rolloutlab.infra.config import StackConfig
 
 
+# kind's release notes ask for node images by digest (a tag is rebuilt for each kind release, and an
+# image from another kind release may not work). These are the images kind v0.29.0 lists for its release.
+KIND_NODE_IMAGES = {
+    "v1.33.1": "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f",
+}
+KIND_DEFAULT_VERSION = "v1.33.1"  # kind v0.29.0's default node
+
+
+def kind_node_image(version: str) -> str:
+    """The node image for a Kubernetes version tag, pinned by digest where the lab knows it.
+
+    "" gives kind v0.29.0's default, pinned; a reference with its own digest is kept as given; a tag
+    the lab has no digest for is passed on as a tag (kind then resolves it, as before).
+    """
+    version = version or KIND_DEFAULT_VERSION
+    if "@sha256:" in version:
+        return version if version.startswith("kindest/node:") else f"kindest/node:{version}"
+    return KIND_NODE_IMAGES.get(version, f"kindest/node:{version}")
+
+
 def kind_cluster_config(config: StackConfig) -> str:
-    """The kind cluster config: one node (a lab, not a production cluster), optionally a pinned node image."""
-    node: dict[str, object] = {"role": "control-plane"}
-    if config.kubernetes_version:
-        node["image"] = f"kindest/node:{config.kubernetes_version}"
+    """The kind cluster config: one node (a lab, not a production cluster) on a node image pinned by digest."""
+    node: dict[str, object] = {"role": "control-plane", "image": kind_node_image(config.kubernetes_version)}
     return yaml.safe_dump({"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "nodes": [node]}, sort_keys=False)
 
 
@@ -50,7 +68,11 @@ def image_load_command(config: StackConfig) -> str:
     missing = ('docker image inspect "$IMAGE" >/dev/null 2>&1 || { echo "image $IMAGE is not in the local '
                'Docker engine: build it with rolloutlab models containerize" >&2; exit 1; }')
     if config.cluster == "kind":
-        return f'{missing}; kind load docker-image "$IMAGE" --name "$CLUSTER"'
+        # Not `kind load docker-image`: it fails with Docker's containerd image store
+        # (kubernetes-sigs/kind#3795). A `docker save` archive loads with either store.
+        return (f'{missing}; archive="$(mktemp "${{TMPDIR:-/tmp}}/rolloutlab-image.XXXXXX")" || exit 1; '
+                'trap \'rm -f "$archive"\' EXIT; docker save -o "$archive" "$IMAGE" && '
+                'kind load image-archive "$archive" --name "$CLUSTER"')
     return f'{missing}; minikube image load "$IMAGE" --profile "$CLUSTER"'
 
 

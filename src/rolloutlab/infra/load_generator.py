@@ -8,7 +8,9 @@ are shipped as ConfigMaps; the locustfile is configured only by environment vari
 local target, and every pod serves its client metrics for Prometheus' job "load".
 
 The master runs with its web UI and HTTP API (port 8089) and no --headless, so a `pulumi up` starts no
-traffic: a run starts load by POSTing to /swarm (users, spawn rate) and stops it with /stop.
+traffic: a run starts load by POSTing to /swarm (its users and, as per-test options, its rate, seed,
+shape; see loadtests/locustfile.py), heartbeats to /rolloutlab/heartbeat while it runs, and stops it
+with /stop; the master ends a test itself at its bound or when the heartbeat stops.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ WEB_PORT = 8089
 EXPORTER_PORT = 9646  # the locustfile's client-metrics exporter in every pod; Prometheus' job "load" scrapes it
 CONFIGMAP_LIMIT = 1024 * 1024  # bytes the API server accepts in one ConfigMap
 MASTER_NAME = "locust-master"
+DEFAULT_SWARM_SECONDS = 3600
 WORKER_NAME = "locust-worker"
 
 
@@ -110,6 +113,9 @@ class LoadGenerator(pulumi.ComponentResource):
             opts=child,
         )
         settings = {
+            # A test started by hand in the web UI has no heartbeat; it still ends within the hour.
+            # A run's /swarm sets its own bound and heartbeat (load/cluster_swarm.py).
+            "ROLLOUTLAB_SWARM_TIME": str(DEFAULT_SWARM_SECONDS),
             **(env or {}),
             "ROLLOUTLAB_HOLDOUT": f"{HOLDOUT_DIR}/holdout.json",
             "ROLLOUTLAB_EXPORTER_PORT": str(EXPORTER_PORT),

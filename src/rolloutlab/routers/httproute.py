@@ -12,6 +12,7 @@ from typing import Any
 
 from rolloutlab.errors import RoutingError
 from rolloutlab.k8s_names import MODEL_PORT, PART_OF, PART_OF_LABEL, K8sNames
+from rolloutlab.routers.sticky_buckets import BUCKET_HEADER, BUCKETS, bucket_ranges, bucket_value
 from rolloutlab.routing import FORCE_HEADER, RoutingState
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -23,6 +24,8 @@ GENERATION_ANNOTATION = "rolloutlab.dev/routing-generation"
 MAX_RULES = 16  # rules per route
 MAX_BACKEND_REFS = 16  # backendRefs per rule
 MAX_WEIGHT = 1_000_000  # backendRefs[].weight
+MAX_MATCHES_PER_RULE = 64  # rules[].matches
+MAX_MATCHES = 128  # matches over all rules of a route (a CEL rule of the CRD)
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -44,6 +47,19 @@ def _header_rule(names: K8sNames, header: str, value: str, version: str) -> dict
     }
 
 
+def _bucket_rules(names: K8sNames, state: RoutingState) -> list[dict[str, Any]]:
+    """One rule per arm (two past MAX_MATCHES_PER_RULE buckets), matching the arm's buckets Exact."""
+    rules = []
+    for version, buckets in bucket_ranges(state.active()).items():
+        matches = [{"path": {"type": "PathPrefix", "value": "/"},
+                    "headers": [{"type": "Exact", "name": BUCKET_HEADER, "value": bucket_value(b)}]}
+                   for b in buckets]
+        for start in range(0, len(matches), MAX_MATCHES_PER_RULE):
+            rules.append({"matches": matches[start:start + MAX_MATCHES_PER_RULE],
+                          "backendRefs": [_backend(names, version, 1)]})
+    return rules
+
+
 def state_annotations(state: RoutingState) -> dict[str, str]:
     """The annotations that carry `state` on a routed object (HTTPRoute, stable Service): always the same text."""
     return {STATE_ANNOTATION: json.dumps(state.to_dict(), separators=(",", ":")),
@@ -54,15 +70,10 @@ def render_httproute(state: RoutingState, names: K8sNames, *, gateway_namespace:
     """The HTTPRoute `names.httproute` that carries out `state` behind the Gateway `names.gateway`.
 
     Rules, in the order the Gateway API gives precedence to equally specific matches: one per version
-    for `x-model-version`, then the state's header rules, then the weighted default (which alone carries
-    the RequestMirror filter, as the NGINX router mirrors only traffic that follows the weights).
-    Sticky assignment by user key has no standard HTTPRoute form, so a sticky state is refused.
+    for `x-model-version`, then the state's header rules, then (sticky) each arm's user buckets
+    (routers/sticky_buckets.py), then the weighted default. The bucket rules and the default carry
+    the RequestMirror filter, as the NGINX router mirrors the traffic that follows the split.
     """
-    if state.sticky:
-        raise RoutingError(
-            "sticky assignment by user key cannot be expressed in a Gateway API v1 HTTPRoute "
-            "(sessionPersistence is experimental); use a non-sticky state on Kubernetes"
-        )
     active = state.active()
     if len(active) > MAX_BACKEND_REFS:
         raise RoutingError(
@@ -77,21 +88,27 @@ def render_httproute(state: RoutingState, names: K8sNames, *, gateway_namespace:
         )
     rules = [_header_rule(names, FORCE_HEADER, version, version) for version in sorted(state.weights)]
     rules += [_header_rule(names, rule.header, rule.value, rule.version) for rule in state.rules]
-    default: dict[str, Any] = {
+    split = _bucket_rules(names, state) if state.sticky else []
+    split.append({
         "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
         "backendRefs": [_backend(names, version, weight) for version, weight in active.items()],
-    }
+    })
     if state.mirror is not None:
-        default["filters"] = [{
-            "type": "RequestMirror",
-            "requestMirror": {"backendRef": _backend(names, state.mirror.version), "percent": state.mirror.percent},
-        }]
-    rules.append(default)
+        mirror = {"type": "RequestMirror",
+                  "requestMirror": {"backendRef": _backend(names, state.mirror.version),
+                                    "percent": state.mirror.percent}}
+        for rule in split:
+            rule["filters"] = [mirror]
+    rules += split
     if len(rules) > MAX_RULES:
         raise RoutingError(
-            f"the state needs {len(rules)} HTTPRoute rules (one per version, one per header rule, one default); "
-            f"an HTTPRoute allows {MAX_RULES}"
+            f"the state needs {len(rules)} HTTPRoute rules (one per version, one per header rule"
+            f"{', the sticky buckets of each arm' if state.sticky else ''}, one default); an HTTPRoute allows {MAX_RULES}"
         )
+    matches = sum(len(rule["matches"]) for rule in rules)
+    if matches > MAX_MATCHES:
+        raise RoutingError(f"the state needs {matches} HTTPRoute matches ({BUCKETS} of them for the sticky buckets); "
+                           f"an HTTPRoute allows {MAX_MATCHES} over all its rules: drop header rules or versions")
     parent: dict[str, Any] = {"group": GATEWAY_GROUP, "kind": "Gateway", "name": names.gateway}
     if gateway_namespace:
         parent["namespace"] = gateway_namespace

@@ -13,17 +13,15 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from urllib.parse import urlsplit
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import requests
-
 from rolloutlab.errors import ClusterError, LoadError, NotReady
 from rolloutlab.load.cluster_swarm import ClusterSwarm
+from rolloutlab.load.locust_master import LocustMaster
 from rolloutlab.load.locust_runner import LoadSpec, LocustRunner
 from rolloutlab.paths import project_root, write_atomically
 from rolloutlab.probes import CLIENT_FAILURES
@@ -418,9 +416,9 @@ class KubernetesTarget:
 
     def load(self, spec: LoadSpec, run_dir: Path, progress: Progress) -> ClusterSwarm | LocustRunner:
         if self.load_from == "cluster":
-            progress(f"load: the in-cluster Locust master with {spec.users} users; rate per user, seed and "
-                     f"shape as deployed (rolloutlab:loadEnv of {self._lab().stack_file})")
-            return ClusterSwarm(self, spec.users, float(spec.users))
+            progress(f"load: the in-cluster Locust master, {spec.users} users × {spec.rate_per_user:g} req/s, "
+                     f"shape {spec.shape}, seed {spec.seed}")
+            return ClusterSwarm(self, spec, max_seconds=spec.max_seconds, keep_duration=spec.duration is not None)
         return LocustRunner(spec, run_dir / "load")
 
     def retire(self, version: str) -> str:
@@ -448,54 +446,37 @@ class KubernetesTarget:
             raise LoadError(f"stack {self.stack} runs no load generator (rolloutlab:loadWorkers is 0)")
         return f"http://127.0.0.1:{state.ports['load']}"
 
-    def start_load(self, users: int, spawn_rate: float, workers: int | None = None, timeout: float = 60.0) -> None:
+    def load_master(self) -> LocustMaster:
+        """The in-cluster Locust master's web API, through its port-forward."""
+        return LocustMaster(self.load_url(), int(self._load_output().get("workers", 1)))
+
+    def start_load(self, users: int, spawn_rate: float, workers: int | None = None, timeout: float = 60.0,
+                   fields: dict[str, str] | None = None) -> None:
         """Start the in-cluster Locust master's swarm once its workers have connected (Locust's web API)."""
-        url = self.load_url()
-        expected = workers if workers is not None else int(self._load_output().get("workers", 1))
-        deadline = time.monotonic() + timeout
-        while True:
-            connected = len(self._get_json(f"{url}/stats/requests").get("workers", []))
-            if connected >= expected:
-                break
-            if time.monotonic() > deadline:
-                raise LoadError(f"only {connected} of {expected} Locust workers connected to the master after {timeout:.0f}s")
-            time.sleep(1)
-        try:
-            response = requests.post(f"{url}/swarm", data={"user_count": users, "spawn_rate": spawn_rate}, timeout=10)
-            started = response.status_code == 200 and response.json().get("success", False)
-        except (requests.RequestException, ValueError) as exc:
-            raise LoadError(f"the Locust master at {url} could not be asked to start: {exc}") from None
-        if not started:
-            raise LoadError(f"the Locust master refused to start: HTTP {response.status_code} {response.text[:200]}")
+        self.load_master().start_load(users, spawn_rate, workers, timeout, fields)
 
     def stop_load(self) -> None:
-        url = self.load_url()
         try:
-            requests.post(f"{url}/stop", timeout=10).raise_for_status()
+            self.load_master().stop_load()
             return
-        except requests.RequestException as exc:  # the lab's own error at the target's boundary, never requests'
-            failure = f"the Locust master at {url} could not be asked to stop: {exc}"
+        except LoadError as exc:
+            failure = str(exc)
         # A dropped forward must not leave the in-cluster load running: re-establish it and ask again.
+        # (Should that fail too, the master still ends the test itself when the heartbeat stops.)
         try:
             self.reforward("load")
-            requests.post(f"{url}/stop", timeout=10).raise_for_status()
-        except (ClusterError, requests.RequestException) as again:
+            self.load_master().stop_load()
+        except (ClusterError, LoadError) as again:
             raise LoadError(f"{failure}; then: {again}") from None
+
+    def heartbeat_load(self) -> dict[str, Any]:
+        return self.load_master().heartbeat_load()
 
     def load_stats(self) -> dict[str, Any]:
         """The master's aggregated statistics (Locust's /stats/requests JSON)."""
-        return self._get_json(f"{self.load_url()}/stats/requests")
+        return self.load_master().load_stats()
 
     def _load_output(self) -> dict[str, Any]:
         state = self.load_state()
         return ((state.outputs if state else {}).get("endpoints") or {}).get("load") or {}
-
-    @staticmethod
-    def _get_json(url: str) -> dict[str, Any]:
-        try:
-            response = requests.get(url, timeout=10)
-            response.raise_for_status()
-            return response.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise LoadError(f"the Locust master at {url} did not answer: {exc}") from None
 
