@@ -124,6 +124,7 @@ NAMES = K8sNames(service="digits-classifier", namespace="lab")
     ([{"name": "HTTPRoute"}, {"name": "HTTPRouteRequestMirror"}], ("traefik", ["HTTPRoute", "HTTPRouteRequestMirror"])),
     (["HTTPRoute"], ("traefik", ["HTTPRoute"])),  # Gateway API before v1.2 listed plain names
     (None, ("traefik", None)),
+    ([], ("traefik", None)),  # an empty list says as little as none
 ])
 def test_the_gateway_class_features_are_read_from_its_status(features: list | None, expected: tuple) -> None:
     assert gateway_class_features(GatewayObjects(features), NAMES) == expected

@@ -3,8 +3,8 @@
 The states come from the real strategy stepping through the simulator (sim/runner.py) over seeded worlds
 where the candidate is as measured, better and worse, so promotions, rollbacks, holds, every bandit
 weighting and A/B split are all reached; the baseline alone (every abort) is added. Each is rendered as
-the HTTPRoute the router would write (which refuses what an HTTPRoute cannot express: sticky states
-without a rendering, too many backends, weights past the limit) and sent to the API server as a
+the HTTPRoute the router would write (sticky splits as bucket-header matches, routers/sticky_buckets.py;
+it refuses what an HTTPRoute cannot express: too many backends or matches, weights past the limit) and sent to the API server as a
 server-side dry run, so its schema, header rules and limits are the cluster's own verdict. Nothing is
 changed on the cluster.
 """

@@ -144,19 +144,16 @@ def mirror_use(scenario: ScenarioBase) -> str | None:
 def gateway_class_features(objects: Any, names: K8sNames) -> tuple[str, list[str] | None]:
     """The lab's Gateway's GatewayClass and the features its status publishes (None: it publishes none).
 
-    `objects` is a kubernetes.client.CustomObjectsApi."""
+    `objects` is a kubernetes.client.CustomObjectsApi; the class is read by routers/gateway_features.py."""
+    from rolloutlab.routers.gateway_features import read_features
     from rolloutlab.routers.httproute import GATEWAY_GROUP
     from rolloutlab.routers.kube_api import call
 
     gateway = call(f"read Gateway {names.namespace}/{names.gateway}", lambda: objects.get_namespaced_custom_object(
         GATEWAY_GROUP, "v1", names.namespace, "gateways", names.gateway))
     class_name = str((gateway.get("spec") or {}).get("gatewayClassName", ""))
-    gateway_class = call(f"read GatewayClass {class_name}", lambda: objects.get_cluster_custom_object(
-        GATEWAY_GROUP, "v1", "gatewayclasses", class_name))
-    features = (gateway_class.get("status") or {}).get("supportedFeatures")
-    if features is None:
-        return class_name, None
-    return class_name, [str(f.get("name")) if isinstance(f, dict) else str(f) for f in features]
+    features = read_features(objects, class_name)
+    return class_name, sorted(features.supported) if features.reported else None
 
 
 def check_mirroring(scenario: ScenarioBase, lab: ClusterLab, api: Any) -> str | None:
