@@ -1,9 +1,10 @@
 """Shipped scenarios and faults on the real node, `rolloutlab run --target existing` against the session's stack.
 
-Written against the CLI as issue 17 defines it; skipped until that work is in main (see NEEDS_ISSUE_17):
-today the Kubernetes target reaches the router only by a port-forward to Envoy Gateway's Service (an
-existing gateway such as Traefik has none) and the in-cluster load does not follow the scenario's users
-and rate, so a run here would measure the wrong traffic.
+Written against the CLI as issue 17 defines it; skipped until two pieces exist: the Kubernetes target
+reaches the router only by a port-forward to Envoy Gateway's Service (an existing gateway such as
+Traefik has none; it needs to use the stack's gatewayUrl), and this layer builds no Locust image
+(loadWorkers 0), so a run here would have no load. The in-cluster load itself now follows the
+scenario (tests/integration/test_cluster_swarm.py).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from tests.node.conftest import NAMESPACE, NodeLab
 from tests.node.traffic import send
 
 pytestmark = [pytest.mark.node, pytest.mark.skip(reason=(
-    "needs issue 17 in main: the Kubernetes target reaching an existing gateway by its URL (branch `target`) and "
-    "in-cluster load at the scenario's users and rate with RequestMirror detection (branch `cluster`)"))]
+    "needs the Kubernetes target to reach an existing gateway by the stack's gatewayUrl (it port-forwards Envoy "
+    "Gateway's Service) and a Locust image in this layer (loadWorkers 0): no run here would have load"))]
 FAST = ["--time-scale", "0.25"]
 SCENARIOS = ["canary-basic", "canary-degraded", "bluegreen-basic", "ab-accuracy", "bandit-thompson-v1-v2", "gate-degraded"]
 
