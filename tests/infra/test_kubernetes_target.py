@@ -164,7 +164,7 @@ def test_connect_reuses_live_forwards_and_reopens_dead_ones(target: KubernetesTa
 def test_load_starts_when_the_workers_have_connected(target: KubernetesTarget, monkeypatch: pytest.MonkeyPatch) -> None:
     target.up(["v1"], ready_timeout=20)
     target.start_load(users=20, spawn_rate=5)
-    assert "/swarm?user_count=20&spawn_rate=5" in target.load_stats()["swarms"]
+    assert "/swarm?user_count=20&spawn_rate=5.0" in target.load_stats()["swarms"]
     target.stop_load()
     assert "/stop?" in target.load_stats()["swarms"]
     with pytest.raises(LoadError, match="only 2 of 3 Locust workers connected"):

@@ -116,7 +116,7 @@ def test_canary_basic_drives_the_httproute_through_every_step_and_records_the_pr
     generation = live.route()["metadata"]["generation"]
     report = run(spec, lab, deployed, metrics, ObservingHooks(recorded, live, keep_running(lab)), tmp_path)
     assert report.outcome.outcome == "promoted", report.outcome.reason
-    assert report.outcome.analyses == 3
+    assert report.outcome.analyses >= 3  # one per step, more with sequential looks
     # What the API server held while each window was judged (the weighted rule's backendRefs).
     assert metrics.seen == [(0, [(V1, 100)]), (10, [(V1, 90), (V2, 10)]), (50, [(V1, 50), (V2, 50)]),
                             (100, [(V2, 100)])]
