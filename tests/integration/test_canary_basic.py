@@ -39,7 +39,9 @@ def test_canary_basic_promotes_v2_and_leaves_nothing_running(home: Path) -> None
     assert [a["candidate_percent"] for a in analyses] == [10, 50, 100]
     assert all(a["verdict"] == "Successful" for a in analyses), [a["reasons"] for a in analyses]
     for a in analyses:
-        assert a["candidate"]["requests"] >= 50  # real traffic reached v2, as Prometheus counted it
+        # Real traffic reached v2, as Prometheus counted it. Sequential checks may be conclusive before the fixed
+        # rule's 50 requests (an always-valid test at alpha 0.01), so the bound is "dozens", not min_requests.
+        assert a["candidate"]["requests"] >= 20
         assert a["candidate"]["error_rate"] == 0
         assert 0 < a["candidate"]["p95_ms"] < 1000
         # Model quality is judged from labels that really arrived: v2 is the better model.
@@ -57,7 +59,7 @@ def test_canary_basic_promotes_v2_and_leaves_nothing_running(home: Path) -> None
     assert finished["event"] == "run_finished" and finished["outcome"] == "promoted"
     assert finished["final_weights"] == {"v1": 0, "v2": 100}
     summary = (run_dir / "summary.md").read_text()
-    assert "canary-basic: PROMOTED" in summary and "| 3 | step 3/3: v2 at 100% | 100% | Successful |" in summary
+    assert "canary-basic: PROMOTED" in summary and "| step 3/3: v2 at 100% | 100% | Successful |" in summary
     assert "| accuracy | v2 |" in summary
     assert list((run_dir / "load").glob("locust_stats.csv"))
     assert lab_processes(home) == []
