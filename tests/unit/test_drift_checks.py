@@ -33,3 +33,20 @@ def test_a_lab_starts_the_drift_monitor_only_for_scenarios_that_need_it() -> Non
     assert needs_drift_monitor(load_scenario("canary-basic", ["load.drift={kind: strokes, onset: 10s}"]))
     assert needs_drift_monitor(load_scenario("canary-basic", [
         "analysis.checks=[{metric: attribution_ndcg, max_drop: 0.1}]"]))
+
+
+def test_a_cluster_run_refuses_drift_before_it_opens_a_forward_naming_each_field(tmp_path) -> None:
+    from rolloutlab.errors import ClusterError
+    from rolloutlab.scenario import load_scenario
+    from rolloutlab.targets.kubernetes import KubernetesTarget
+
+    class NoStack:  # prepare() must refuse before it asks the stack anything
+        def outputs(self):
+            raise AssertionError("the stack was read before the refusal")
+
+    scenario = load_scenario("canary-basic", ["load.drift={kind: strokes, onset: 10s}",
+                                              "analysis.checks=[{metric: attribution_ndcg, max_drop: 0.1}]"])
+    target = KubernetesTarget(tmp_path, "kind", driver=NoStack())
+    with pytest.raises(ClusterError, match=r"load\.drift, analysis\.checks\[0\]\.metric \(attribution_ndcg\).*local target"):
+        target.prepare(scenario, print)
+    assert not (tmp_path / "cluster").exists() and target.status().get("up") is not True

@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from rolloutlab.errors import PortBusy
-from rolloutlab.targets.processes import is_alive, require_free, spawn, stop
+from rolloutlab.targets.processes import free_port, is_alive, require_free, spawn, stop
 
 
 def test_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
@@ -44,3 +44,25 @@ def test_busy_port_is_reported_with_its_role() -> None:
         port = sock.getsockname()[1]
         with pytest.raises(PortBusy, match=f"port {port} on 127.0.0.1 is already in use; the router"):
             require_free(port, "router")
+
+
+def test_free_ports_stay_out_of_the_ephemeral_range_and_are_never_handed_out_twice() -> None:
+    low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
+    assert not [p for p in ports if low <= p <= high], "a listening port an outgoing connection could take first"
+
+
+def test_a_listened_port_is_not_picked() -> None:
+    listeners = []
+    try:
+        for _ in range(50):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", free_port()))
+            sock.listen()
+            listeners.append(sock)
+        held = {s.getsockname()[1] for s in listeners}
+        assert not held & {free_port() for _ in range(200)}
+    finally:
+        for sock in listeners:
+            sock.close()

@@ -80,6 +80,10 @@ for _name, _higher, _unit, _what in (
     _worst = "min_over_time" if _higher else "max_over_time"
     METRICS[_name] = MetricDef(Template(f"max({_worst}({_DRIFT.format(detector=_name)}[$window]))"), _unit,
                                _higher, "requests", _what)
+# The metrics only the drift monitor exports: it runs beside the local target's servers (reading their
+# prediction logs), not in a cluster yet, so a cluster run refuses checks on these before any traffic moves.
+DRIFT_METRICS = frozenset(("feature_drift", "prediction_drift", "attribution_ndcg", "estimated_accuracy"))
+assert DRIFT_METRICS <= METRICS.keys()
 
 # Cumulative values now: the engine subtracts a snapshot taken when tallying began, so experiments count
 # exactly the requests, labels and rewards of their own time. max_over_time over a few scrapes is the latest

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rolloutlab.drift.uses import drift_uses
 from rolloutlab.errors import ClusterError, LoadError, NotReady
 from rolloutlab.load.cluster_swarm import ClusterSwarm
 from rolloutlab.load.locust_master import LocustMaster
@@ -353,6 +354,10 @@ class KubernetesTarget:
         Returns whether this run opened the forwards (teardown stops only those); it never deploys."""
         if self.load_from is not None and self.load_from not in LOAD_SOURCES:
             raise ClusterError(f"unknown load source {self.load_from!r} (choose {' or '.join(LOAD_SOURCES)})")
+        uses = drift_uses(scenario)
+        if uses:  # refused before any port-forward opens or traffic moves
+            raise ClusterError(f"scenario {scenario.name}: {', '.join(uses)} need(s) the drift monitor, which runs "
+                               "only on the local target so far (run it without --target, or drop the drift fields)")
         lab = find_lab(scenario, self.stack, self.driver)
         self.load_from = self.load_from or ("cluster" if lab.has_load_generator else "local")
         if self.load_from == "cluster" and not lab.has_load_generator:

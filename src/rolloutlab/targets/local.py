@@ -39,6 +39,7 @@ from rolloutlab.targets.programs import find_program
 from rolloutlab.targets.prometheus_config import render_prometheus_config, write_file_sd_target
 from rolloutlab.targets.warm_up import WARM_UP_REQUESTS, warm_up
 from rolloutlab.drift.component import FILE_SD_NAME, monitor_command
+from rolloutlab.drift.uses import drift_uses
 from rolloutlab.zoo.server import PREDICTION_LOG, serving_env
 
 if TYPE_CHECKING:
@@ -396,7 +397,4 @@ class LocalTarget:
 
 def needs_drift_monitor(scenario: ScenarioBase) -> bool:
     """Whether a scenario's lab needs the drift monitor: its load drifts, or a check reads a drift series."""
-    drift_metrics = {"feature_drift", "prediction_drift", "attribution_ndcg", "estimated_accuracy"}
-    load = getattr(scenario, "load", None)
-    return getattr(load, "drift", None) is not None or any(
-        check.metric in drift_metrics for check in scenario.analysis.checks)
+    return bool(drift_uses(scenario))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -31,9 +32,30 @@ class ProcessRecord:
         return asdict(self)
 
 
+# Listening ports come from below the kernel's ephemeral range (32768-60999 on Linux by default): a port the
+# kernel hands out for bind(0) is one it may next give to any outgoing connection, and a BentoML server binds
+# its port only seconds after the pick (its imports come first), so a scrape or a client could hold it by then
+# ("Address already in use" in CI). Below the range only other listeners compete, and those this process
+# picked are never handed out twice.
+_LISTEN_PORTS = range(20000, 32768)
+_handed_out: set[int] = set()
+_pick = random.Random()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port on 127.0.0.1 that nothing listens on right now and no outgoing connection will take."""
+    for _ in range(200):
+        port = _pick.choice(_LISTEN_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # the range is crowded: let the kernel pick
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
