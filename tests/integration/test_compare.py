@@ -17,7 +17,10 @@ from pathlib import Path
 
 from rolloutlab.report.impact import impact
 from rolloutlab.report.rundir import load_run
+from rolloutlab.journal import read_journal
+from rolloutlab.scenario import load_scenario
 from tests.integration.conftest import CLI, PROJECT
+from tests.integration.test_shipped_scenarios import assert_expected_decision
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -66,8 +69,10 @@ def test_compare_bad_release_canary_exposes_fewer_users_than_blue_green(home: Pa
     record = json.loads((folder / "comparison.json").read_text())
     runs = {r["scenario"]: load_run(folder / r["dir"]) for r in record["runs"]}
     assert list(runs) == ["canary-slow", "bluegreen-bad-release", "shadow-slow"]
-    for data in runs.values():
+    for name, data in runs.items():
         assert data.problems == [] and (data.path / "report.html").is_file()
+        # These three run only here: each must show what the shipped scenario promises (test_shipped_scenarios).
+        assert_expected_decision(load_scenario(name), read_journal(data.path / "journal.jsonl"), data.path)
         assert data.scenario["load"] == runs["canary-slow"].scenario["load"]  # the same seeded load
         assert data.scenario["load"]["seed"] == 42 and data.scenario["load"]["users"] == 25
     assert runs["canary-slow"].outcome == runs["bluegreen-bad-release"].outcome == "rolled back"

@@ -1,4 +1,8 @@
-"""Every shipped scenario reaches the decision it promises (canary-basic: see test_canary_basic.py).
+"""Every shipped scenario reaches the decision it promises.
+
+Four run elsewhere, on a lab of their own, through `assert_expected_decision` below: canary-basic
+(test_canary_basic.py), bluegreen-basic (test_blue_green.py) and the three of compare-bad-release
+(test_compare.py), so no scenario runs twice in the suite.
 
 Time-scaled (7.5 s windows) with more users, so the scenarios' own minimum samples still hold. They share
 one lab serving every version they need (`rolloutlab run` uses a lab that is already up), which saves a
@@ -18,7 +22,10 @@ from rolloutlab.journal import read_journal
 from rolloutlab.scenario import list_scenarios, load_scenario
 from tests.integration.conftest import lab_processes, rolloutlab
 
-SHARED = sorted({v for s in (load_scenario(str(p)) for p in list_scenarios()) if s.name != "canary-basic"
+RUN_ELSEWHERE = {"canary-basic": "test_canary_basic.py", "bluegreen-basic": "test_blue_green.py",
+                 "canary-slow": "compare-bad-release", "bluegreen-bad-release": "compare-bad-release",
+                 "shadow-slow": "compare-bad-release"}
+SHARED = sorted({v for s in (load_scenario(str(p)) for p in list_scenarios()) if s.name not in RUN_ELSEWHERE
                  for v in s.versions.all})
 
 FAST = ["--time-scale", "0.5", "--set", "load.users=25"]
@@ -52,11 +59,31 @@ def shared_lab(lab_home: Path, built_models: None):
     assert leftovers == [], f"lab processes left running: {[p.info['cmdline'] for p in leftovers]}"
 
 
-@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s.name != "canary-basic"], ids=lambda s: s.name)
+def test_the_scenarios_run_elsewhere_are_shipped_and_really_run_there() -> None:
+    from rolloutlab.comparison import load_comparison, resolve_comparison
+
+    assert set(RUN_ELSEWHERE) <= {s.name for s in SCENARIOS}, "a scenario named as run elsewhere is not shipped"
+    for name, where in RUN_ELSEWHERE.items():
+        if where.endswith(".py"):  # that module runs it and checks its decision through assert_expected_decision
+            source = (Path(__file__).parent / where).read_text()
+            assert f'"{name}"' in source, f"{where} does not run {name}"
+        else:  # test_compare.py runs this comparison and checks each of its runs
+            comparison, _ = load_comparison(resolve_comparison(where))
+            assert name in comparison.scenarios, f"{where} does not run {name}"
+            assert f'"{where}"' in (Path(__file__).parent / "test_compare.py").read_text()
+
+
+@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s.name not in RUN_ELSEWHERE], ids=lambda s: s.name)
 def test_shipped_scenario_reaches_its_expected_decision(shared_lab: Path, scenario) -> None:
     assert scenario.expect is not None, f"{scenario.name} must say what it is meant to show (expect:)"
     result, records, run_dir = run(scenario.name)
     assert result.returncode == EXIT_CODES[scenario.expect]
+    assert_expected_decision(scenario, records, run_dir)
+    assert "using the running lab" in result.stdout
+
+
+def assert_expected_decision(scenario, records: list[dict], run_dir: Path) -> None:
+    """What a run of a shipped scenario must show, wherever it ran (this module's shared lab, or its own)."""
     finished = records[-1]
     assert finished["event"] == "run_finished" and finished["outcome"] == scenario.expect
     candidate = scenario.candidate
@@ -76,7 +103,6 @@ def test_shipped_scenario_reaches_its_expected_decision(shared_lab: Path, scenar
         assert not gate["passed"] and gate["numbers"]["candidate_accuracy"] < 0.85
         routing = [r for r in records if r["event"] == "routing_applied"]
         assert all(r["weights"].get("degraded", 0) == 0 for r in routing)  # no user request reached it
-    assert "using the running lab" in result.stdout
 
 
 def served_by(run_dir: Path) -> dict[str, float]:
@@ -152,7 +178,9 @@ def check_blue_green(scenario, records: list[dict], run_dir: Path) -> None:
     assert switch["failed_requests"] == 0  # an atomic switch under load loses nothing
     if scenario.expect == "promoted":
         retired = next(r for r in records if r["event"] == "retired")
-        assert retired["version"] == blue and "left running" in retired["message"]  # the shared lab is the user's
+        # A lab that was up before the run is the user's: blue is left running there, stopped otherwise.
+        shared = not next(r for r in records if r["event"] == "target")["started_here"]
+        assert retired["version"] == blue and ("left running" if shared else "stopped") in retired["message"]
         assert routing[-1]["weights"] == {green: 100}
         with open(run_dir / "load" / "locust_stats.csv") as stats:
             total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")

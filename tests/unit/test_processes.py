@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from rolloutlab.errors import PortBusy
-from rolloutlab.targets.processes import free_port, is_alive, require_free, spawn, stop
+from rolloutlab.targets.processes import free_port, is_alive, require_free, spawn, stop, stop_together
 
 
 def test_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
@@ -66,3 +66,33 @@ def test_a_listened_port_is_not_picked() -> None:
     finally:
         for sock in listeners:
             sock.close()
+
+
+def test_stop_together_signals_every_process_before_waiting_for_any(tmp_path: Path) -> None:
+    # Each process, on SIGTERM, waits (up to 10 s) until all three were told to stop, and notes what it saw:
+    # stopped one after another, the first would never see the others' notes.
+    code = """
+import pathlib, signal, sys, time
+me, folder = sys.argv[1], pathlib.Path(sys.argv[2])
+def term(*_):
+    (folder / f"got-{me}").touch()
+    deadline = time.monotonic() + 10
+    while len(list(folder.glob("got-*"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (folder / f"saw-{me}").write_text(str(len(list(folder.glob("got-*")))))
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+(folder / f"ready-{me}").touch()
+time.sleep(60)
+"""
+    records = [spawn(name, [sys.executable, "-c", code, name, str(tmp_path)], tmp_path / f"{name}.log")
+               for name in ("a", "b", "c")]
+    for name in ("a", "b", "c"):
+        for _ in range(200):
+            if (tmp_path / f"ready-{name}").exists():
+                break
+            import time
+            time.sleep(0.025)
+    stop_together(records, timeout=20)
+    assert not [r for r in records if is_alive(r)]
+    assert {name: (tmp_path / f"saw-{name}").read_text() for name in ("a", "b", "c")} == {"a": "3", "b": "3", "c": "3"}

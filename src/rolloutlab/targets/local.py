@@ -32,6 +32,7 @@ from rolloutlab.targets.processes import (
     require_free,
     spawn,
     stop,
+    stop_together,
     wait_until_ready,
 )
 from rolloutlab.targets.local_watch import LabWatch
@@ -340,13 +341,16 @@ class LocalTarget:
     def _stop_all(self, state: LabState, progress: Progress = lambda _: None) -> list[str]:
         # Router first, so no request reaches a model server that is shutting down.
         names = []
-        for record in sorted(state.processes, key=lambda p: p.name != "router"):
+        router = [p for p in state.processes if p.name == "router"]
+        rest = [p for p in state.processes if p.name != "router"]
+        for record in router + rest:
             if is_alive(record):
                 progress(f"stopping {record.name} (pid {record.pid})")
                 names.append(record.name)
-            stop(record)
-        for worker in state.workers:  # normally gone with their parent; not if the parent died first
-            stop(worker)
+        stop_together(router)
+        # The rest together: nothing routes to them any more. Workers are normally gone with their parent;
+        # not if the parent died first.
+        stop_together(rest + state.workers)
         self.state_file.unlink(missing_ok=True)
         return names
 

@@ -168,17 +168,22 @@ def stop(record: ProcessRecord, timeout: float = 10.0) -> None:
 
     Never signals a reused PID.
     """
-    members = _with_descendants(_group_members(record))
-    if not members:
-        _reap(record.pid)
-        return
+    stop_together([record], timeout)
+
+
+def stop_together(records: list[ProcessRecord], timeout: float = 10.0) -> None:
+    """Stop several processes (each with its group and descendants) at once: one SIGTERM to all, one wait.
+
+    A BentoML server takes about 2 s to shut down; a lab of eight versions stopped one by one took 16 s."""
+    members = list({p.pid: p for record in records for p in _with_descendants(_group_members(record))}.values())
     for process in members:
         _signal(process, signal.SIGTERM)
     _, alive = psutil.wait_procs(members, timeout=timeout)
     for process in _with_descendants(alive):
         _signal(process, signal.SIGKILL)
     psutil.wait_procs(alive, timeout=5)
-    _reap(record.pid)
+    for record in records:
+        _reap(record.pid)
 
 
 def _signal(process: psutil.Process, sig: signal.Signals) -> None:
