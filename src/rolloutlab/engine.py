@@ -377,7 +377,7 @@ class Engine:
                 self._say(f"load: {s.load.describe()} (locust pid {getattr(record, 'pid', '?')})")
             outcome = self._steps(first)
         except (KeyboardInterrupt, RolloutLabError) as exc:
-            reason = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            reason = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else self._explained(exc)
             outcome = self._abort(reason, outcome)
             outcome.interrupted = isinstance(exc, KeyboardInterrupt)
         except Exception as exc:  # a bug: still leave traffic on the fallback, then let it surface
@@ -452,6 +452,25 @@ class Engine:
                                outcome=step.outcome.value if step.outcome else None, notes=step.notes)
             if step.notes.get("progress"):
                 self._say(str(step.notes["progress"]))
+
+    def _explained(self, exc: RolloutLabError) -> str:
+        """Why the run stops, naming the part of the lab that died when a failed query was its first sign.
+
+        A query in flight when Prometheus is killed fails at once (connection reset), often before the
+        watch's next look; the watch then tells which part is gone (the kernel resets the connection as
+        the process exits, so it shows within moments)."""
+        if not isinstance(exc, MetricsUnavailable) or self.watch is None:
+            return str(exc)
+        candidates = set(self.scenario.versions.all[1:])
+        for attempt in range(11):
+            _, lab = classify(self.watch.faults(), candidates)
+            if lab:
+                for fault in lab:
+                    self._write("fault", component=fault.component, message=fault.message, version=fault.version)
+                return f"{describe(lab)} ({exc})"
+            if attempt < 10:
+                self.sleep(0.1)
+        return str(exc)
 
     def _abort(self, reason: str, outcome: RunOutcome) -> RunOutcome:
         """Put traffic on the current step's fallback (the baseline, or what served before a switch)."""

@@ -156,3 +156,26 @@ def test_restarted_candidate_counters_give_no_negative_tally(tmp_path: Path) -> 
     tally = run._tally(("v2",))["v2"]
     assert (tally.requests, tally.feedback, tally.reward) == (20.0, 20.0, 20.0)
     assert any("went back" in r.get("message", "") for r in read_journal(journal) if r["event"] == "error")
+
+
+def test_a_failed_query_that_was_prometheus_dying_names_prometheus(tmp_path: Path) -> None:
+    # The kill lands while a query is in flight: the query fails first, the watch sees the exit right after.
+    source = metrics(v2_requests=100)
+    prometheus = Fault("prometheus", "metrics unavailable: prometheus (pid 4) exited")
+    run, router, journal = make_run(tmp_path, source)
+    seen = []
+    run.watch.faults = lambda: [prometheus] if source.online is False and (seen.append(1) or len(seen) > 2) else []
+    on_apply(router, first_step, lambda: setattr(source, "online", False))
+    outcome = run.execute()
+    assert outcome.outcome == "aborted"
+    assert outcome.reason == ("infrastructure fault: metrics unavailable: prometheus (pid 4) exited "
+                              "(metrics unavailable: Prometheus does not answer)")
+    assert [r["component"] for r in read_journal(journal) if r["event"] == "fault"] == ["prometheus"]
+    assert router.current().weights == {"v1": 100, "v2": 0}
+
+
+def test_a_failed_query_with_every_part_running_says_what_failed(tmp_path: Path) -> None:
+    source = metrics(v2_requests=100)
+    run, router, _ = make_run(tmp_path, source)
+    on_apply(router, first_step, lambda: setattr(source, "online", False))
+    assert run.execute().reason == "metrics unavailable: Prometheus does not answer"
