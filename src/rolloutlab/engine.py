@@ -352,7 +352,7 @@ class Engine:
         if tallies:
             self._write("tally", label=step.label, tallies={v: _tally_dict(t) for v, t in tallies.items()})
         if assessment is not None and not (step.sequential and assessment.verdict is Verdict.INCONCLUSIVE):
-            self._say(f"{step.label}: {assessment.verdict.value} after {window:g}s — {assessment.summary}")
+            self._say(f"{step.label}: {assessment.verdict.value} after {window:.3g}s — {assessment.summary}")
         for version, guard in guards.items():
             if guard.verdict is not Verdict.SUCCESSFUL:
                 self._say(f"{step.label}: guardrail on {version}: {guard.verdict.value} — {guard.summary}")
