@@ -179,18 +179,27 @@ class Engine:
                               + (f" (see {where}/locust.log)" if where else ""))
         if self.watch is None:
             return False
-        candidates = set(self.scenario.versions.all[1:])
-        own, lab = classify([f for f in self.watch.faults() if f.version not in self.retired], candidates)
+        own, lab = self._faults()
         if lab:
-            for fault in lab:
-                self._write("fault", component=fault.component, message=fault.message, version=fault.version)
-            raise InfrastructureFault(describe(lab))
+            raise InfrastructureFault(self._lab_fault(lab))
         new = [f for f in own if f.version not in self.gone]
         for fault in new:
             self.gone[fault.version] = fault  # type: ignore[index]
             self._write("fault", component=fault.component, message=fault.message, version=fault.version)
             self._say(f"{fault.message}: its users get errors")
         return bool(new)
+
+    def _faults(self) -> tuple[list[Fault], list[Fault]]:
+        """The watch's faults as (the candidates' own, the lab's); a version this run retired is no fault."""
+        assert self.watch is not None
+        candidates = set(self.scenario.versions.all[1:])
+        return classify([f for f in self.watch.faults() if f.version not in self.retired], candidates)
+
+    def _lab_fault(self, lab: list[Fault]) -> str:
+        """Journal each fault of the lab itself; the reason the run aborts on."""
+        for fault in lab:
+            self._write("fault", component=fault.component, message=fault.message, version=fault.version)
+        return describe(lab)
 
     def _observe(self, version: str, window_s: float, checks: list[Check]) -> Observed:
         """A version's basics and every checked metric over the last window (raises MetricsUnavailable)."""
@@ -461,15 +470,11 @@ class Engine:
         the process exits, so it shows within moments)."""
         if not isinstance(exc, MetricsUnavailable) or self.watch is None:
             return str(exc)
-        candidates = set(self.scenario.versions.all[1:])
-        for attempt in range(11):
-            _, lab = classify(self.watch.faults(), candidates)
+        for _ in range(10):  # about 1 s
+            _, lab = self._faults()
             if lab:
-                for fault in lab:
-                    self._write("fault", component=fault.component, message=fault.message, version=fault.version)
-                return f"{describe(lab)} ({exc})"
-            if attempt < 10:
-                self.sleep(0.1)
+                return f"{self._lab_fault(lab)} ({exc})"
+            self.sleep(0.1)
         return str(exc)
 
     def _abort(self, reason: str, outcome: RunOutcome) -> RunOutcome:

@@ -7,8 +7,8 @@ from pathlib import Path
 import psutil
 
 from rolloutlab.journal import read_journal
-from tests.integration.conftest import lab_processes, rolloutlab
 from rolloutlab.scenario import load_scenario
+from tests.integration.conftest import lab_processes, rolloutlab
 from tests.integration.test_canary_basic import FAST, run_dir_from
 from tests.integration.test_shipped_scenarios import assert_expected_decision
 

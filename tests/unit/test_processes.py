@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -19,7 +20,6 @@ def test_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
     for _ in range(50):
         if deadline.children():
             break
-        import time
         time.sleep(0.05)
     child = deadline.children()[0]
     stop(record, timeout=5)
@@ -91,7 +91,6 @@ time.sleep(60)
         for _ in range(200):
             if (tmp_path / f"ready-{name}").exists():
                 break
-            import time
             time.sleep(0.025)
     stop_together(records, timeout=20)
     assert not [r for r in records if is_alive(r)]

@@ -71,19 +71,19 @@ METRICS: dict[str, MetricDef] = {
 # The drift monitor's series (rolloutlab/drift/monitor.py): the worst window of the analysis window, so a
 # drift that came and went within it still counts. Label-free: the sample size is the requests served.
 _DRIFT = 'rolloutlab_drift_statistic{{model_version="$version",detector="{detector}"}}'
-for _name, _higher, _unit, _what in (
+_DRIFT_DEFS = (
     ("feature_drift", False, "-log10 p", "per-feature input drift (smallest BH-adjusted chi² p-value)"),
     ("prediction_drift", False, "-log10 p", "drift of the predicted-class distribution (chi² vs reference)"),
     ("attribution_ndcg", True, "ratio", "agreement of the feature-importance ranking with the reference (nDCG@10)"),
     ("estimated_accuracy", True, "ratio", "accuracy estimated without labels from calibrated confidence"),
-):
+)
+for _name, _higher, _unit, _what in _DRIFT_DEFS:
     _worst = "min_over_time" if _higher else "max_over_time"
     METRICS[_name] = MetricDef(Template(f"max({_worst}({_DRIFT.format(detector=_name)}[$window]))"), _unit,
                                _higher, "requests", _what)
 # The metrics only the drift monitor exports: it runs beside the local target's servers (reading their
 # prediction logs), not in a cluster yet, so a cluster run refuses checks on these before any traffic moves.
-DRIFT_METRICS = frozenset(("feature_drift", "prediction_drift", "attribution_ndcg", "estimated_accuracy"))
-assert DRIFT_METRICS <= METRICS.keys()
+DRIFT_METRICS = frozenset(name for name, *_ in _DRIFT_DEFS)
 
 # Cumulative values now: the engine subtracts a snapshot taken when tallying began, so experiments count
 # exactly the requests, labels and rewards of their own time. max_over_time over a few scrapes is the latest
